@@ -1,0 +1,101 @@
+# userapi: build, run, test and benchmark (wraps kodev).
+#
+# kodev names an application after its directory and wants
+# conf/<name>.conf (Kore 4.1), so the binaries are built in a staging
+# directory named userapi whatever this checkout is called:
+# .build/userapi/{conf,src,assets} link back here. Each flavor has its own
+# object directory because Kore itself is compiled with the flavor's flags.
+
+SHELL		:= /bin/bash
+TOP		:= $(CURDIR)
+BUILD		:= $(TOP)/.build
+STAGE		:= $(BUILD)/userapi
+KORE_FEATURES	:= PGSQL=1 TASKS=1
+# A sandbox violation kills the whole worker (logged, restarted by the
+# parent) instead of one thread, which would hang the worker for good.
+KORE_KILL	:= -DSECCOMP_KILL_POLICY=SECCOMP_RET_KILL_PROCESS
+APPNAME		:= $(notdir $(TOP))
+SOURCES		:= $(shell find conf src assets sql migrations -type f 2>/dev/null)
+HEADERS		:= $(shell find src -name '*.h' 2>/dev/null)
+
+export DEB_CFLAGS_APPEND := $(KORE_KILL)
+
+.PHONY: all deps deps-build deps-run deps-test deps-bench build sanitize \
+	run dev db db-stop stop psql test unit e2e bench clean kodev-setup
+
+all: build kodev-setup
+
+# --- packages (one list: packages.txt) --------------------------------------
+deps: deps-build
+deps-build:
+	@scripts/deps.sh build
+deps-run:
+	@scripts/deps.sh build run
+deps-test:
+	@scripts/deps.sh build run test
+deps-bench:
+	@scripts/deps.sh build run bench
+
+# --- binaries ---------------------------------------------------------------
+# $(call kodev_build,flavor,kore features)
+define kodev_build
+	@mkdir -p $(STAGE) $(BUILD)/$(1)
+	@for d in conf src assets; do ln -sfn $(TOP)/$$d $(STAGE)/$$d; done
+	@if [ -n "$$(find $(HEADERS) conf/build.conf -newer $(BUILD)/$(1)/userapi 2>/dev/null)" ]; then \
+		rm -f $(BUILD)/obj-$(1)/*.c.o; fi
+	@cd $(STAGE) && KORE_BUILD_FLAVOR=$(1) KORE_OBJDIR=$(BUILD)/obj-$(1) \
+	    KORE_FLAVOR="$(2)" KODEV_OUTPUT=$(BUILD)/$(1) kodev build \
+	    > $(BUILD)/$(1)/build.log 2>&1 || { cat $(BUILD)/$(1)/build.log; exit 1; }
+	@grep -E 'warning|error' $(BUILD)/$(1)/build.log || true
+endef
+
+build: deps-build userapi
+userapi: $(SOURCES) Makefile
+	$(call kodev_build,prod,$(KORE_FEATURES))
+	@cp $(BUILD)/prod/userapi $(TOP)/userapi
+	@echo "built ./userapi"
+
+sanitize: deps-build $(BUILD)/sanitize/userapi
+$(BUILD)/sanitize/userapi: $(SOURCES) Makefile
+	$(call kodev_build,sanitize,$(KORE_FEATURES) SANITIZE=address$(,)undefined)
+
+, := ,
+
+# `kodev run` in this directory: kodev wants conf/<directory name>.conf and
+# builds Kore into .objs; prepare both so Kore gets the kill policy too.
+kodev-setup:
+	@if [ "$(APPNAME)" != userapi ] && [ ! -e conf/$(APPNAME).conf ]; then \
+		ln -s userapi.conf conf/$(APPNAME).conf; \
+		echo "linked conf/$(APPNAME).conf -> userapi.conf for kodev"; fi
+	@if [ ! -f .objs/ldflags ]; then mkdir -p .objs && \
+		$(MAKE) -s -C /usr/share/kore objects OBJDIR=$(TOP)/.objs \
+		$(KORE_FEATURES) KORE_SINGLE_BINARY=1 >/dev/null; fi
+
+# --- running ----------------------------------------------------------------
+run: deps-run build
+	@scripts/run.sh $(TOP)/userapi
+
+db: deps-run
+	@scripts/pgembed.sh start
+
+db-stop stop:
+	@scripts/pgembed.sh stop
+
+psql: deps-run
+	@scripts/pgembed.sh psql
+
+# --- tests ------------------------------------------------------------------
+test: deps-test sanitize
+	@scripts/test.sh
+
+unit: deps-test
+	@scripts/test.sh unit
+
+e2e: deps-test sanitize
+	@scripts/test.sh e2e
+
+bench: deps-bench build
+	@bench/run.sh $(TOP)/userapi
+
+clean:
+	rm -rf $(BUILD) .objs userapi

@@ -1,0 +1,6 @@
+-- userapi: the readiness probe's statement.
+
+-- name: schema_version
+-- The newest applied migration; /readyz compares it with the newest one
+-- compiled into the binary.
+SELECT coalesce(max(version), '') FROM schema_migrations;

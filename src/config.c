@@ -1,0 +1,246 @@
+/* userapi: settings read from the environment (12-factor), checked once. */
+
+#include <sys/types.h>
+
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+
+struct config	cfg;
+
+static int	config_int(const char *, long long, long long, long long,
+		    long long *, char *, size_t);
+static int	config_bind(struct config *, const char *, char *, size_t);
+static char	*config_str(const char *, const char *);
+static char	*config_strdup(const char *);
+static int	config_fail(char *, size_t, const char *, ...)
+		    __attribute__((format(printf, 3, 4)));
+
+int
+config_load(struct config *c, char *err, size_t errlen)
+{
+	long long	 v;
+	char		*p, cwd[PATH_MAX];
+
+	memset(c, 0, sizeof(*c));
+
+	if ((p = getenv("USERAPI_DEV")) != NULL && *p != '\0') {
+		if (!strcmp(p, "1") || !strcmp(p, "true") ||
+		    !strcmp(p, "yes"))
+			c->dev = 1;
+		else if (!strcmp(p, "0") || !strcmp(p, "false") ||
+		    !strcmp(p, "no"))
+			c->dev = 0;
+		else
+			return (config_fail(err, errlen,
+			    "invalid USERAPI_DEV: expected 1 or 0"));
+	}
+#if defined(USERAPI_DEV_BUILD)
+	else {
+		c->dev = 1;
+	}
+#endif
+
+	if ((p = getenv("DATABASE_URL")) != NULL && *p != '\0') {
+		c->database_url = config_strdup(p);
+	} else {
+		if (getcwd(cwd, sizeof(cwd)) == NULL)
+			return (config_fail(err, errlen,
+			    "DATABASE_URL unset and the working directory "
+			    "is unknown"));
+		c->database_url = config_embedded_dsn(cwd);
+	}
+
+	if (config_bind(c, getenv("BIND"), err, errlen) == -1)
+		return (-1);
+
+	v = sysconf(_SC_NPROCESSORS_ONLN);
+	if (config_int("WORKERS", v < 1 ? 1 : (v > 64 ? 64 : v), 1, 64,
+	    &v, err, errlen) == -1)
+		return (-1);
+	c->workers = (int)v;
+
+	if ((p = getenv("LOG_FORMAT")) == NULL || *p == '\0' ||
+	    !strcmp(p, "text"))
+		c->log_format = CONFIG_LOG_TEXT;
+	else if (!strcmp(p, "json"))
+		c->log_format = CONFIG_LOG_JSON;
+	else
+		return (config_fail(err, errlen,
+		    "invalid LOG_FORMAT: expected text or json"));
+
+	if (config_int("DB_POOL_SIZE", 4, 1, 64, &v, err, errlen) == -1)
+		return (-1);
+	c->db_pool_size = (int)v;
+	if (config_int("DB_QUEUE_MAX", 1024, 1, 65536, &v, err, errlen) == -1)
+		return (-1);
+	c->db_queue_max = (int)v;
+	if (config_int("DB_TIMEOUT_MS", 5000, 10, 600000,
+	    &v, err, errlen) == -1)
+		return (-1);
+	c->db_timeout_ms = (int)v;
+
+	if (config_int("BODY_LIMIT", 1048576, 1024, 64 * 1048576,
+	    &v, err, errlen) == -1)
+		return (-1);
+	c->body_max = (size_t)v;
+	if (config_int("TASKS_MAX", 64, 1, 256, &v, err, errlen) == -1)
+		return (-1);
+	c->tasks_max = (int)v;
+	if (config_int("TASK_THREADS", 2, 1, 64, &v, err, errlen) == -1)
+		return (-1);
+	c->task_threads = (int)v;
+
+	if (config_int("ARGON2_MEMORY_KIB", 19456, 8, 4194304,
+	    &v, err, errlen) == -1)
+		return (-1);
+	c->argon2_m_kib = (uint32_t)v;
+	if (config_int("ARGON2_ITERATIONS", 2, 1, 64, &v, err, errlen) == -1)
+		return (-1);
+	c->argon2_t = (uint32_t)v;
+	if (config_int("ARGON2_PARALLELISM", 1, 1, 16, &v, err, errlen) == -1)
+		return (-1);
+	c->argon2_p = (uint32_t)v;
+	if (c->argon2_m_kib < 8 * c->argon2_p)
+		return (config_fail(err, errlen, "invalid ARGON2_MEMORY_KIB: "
+		    "must be at least 8 times ARGON2_PARALLELISM"));
+
+	if (config_int("ACCESS_TOKEN_EXPIRE_MINUTES", 30, 1, 525600,
+	    &v, err, errlen) == -1)
+		return (-1);
+	c->token_expire_min = (int)v;
+
+	c->jwt_secret = config_str("JWT_SECRET", NULL);
+	c->admin_email = config_str("ADMIN_EMAIL", NULL);
+	c->admin_password = config_str("ADMIN_PASSWORD", NULL);
+	c->smtp_url = config_str("SMTP_URL", "smtp://localhost:1025");
+	c->mail_from = config_str("MAIL_FROM", "userapi@localhost");
+
+	return (0);
+}
+
+char *
+config_embedded_dsn(const char *dir)
+{
+	char	*dsn;
+	size_t	 len;
+
+	len = strlen(dir) + 128;
+	if ((dsn = malloc(len)) == NULL)
+		abort();
+	(void)snprintf(dsn, len,
+	    "host=%s/var/run port=5432 dbname=userapi user=userapi", dir);
+	return (dsn);
+}
+
+/*
+ * BIND is "host:port", "[v6]:port", ":port" or "port".
+ */
+static int
+config_bind(struct config *c, const char *val, char *err, size_t errlen)
+{
+	const char	*port, *end;
+	char		*ep;
+	long		 n;
+	size_t		 hlen;
+
+	if (val == NULL || *val == '\0')
+		val = "127.0.0.1:8000";
+
+	if (*val == '[') {
+		if ((end = strchr(val, ']')) == NULL || end[1] != ':')
+			goto bad;
+		hlen = (size_t)(end - val - 1);
+		val++;
+		port = end + 2;
+	} else if ((port = strrchr(val, ':')) != NULL) {
+		hlen = (size_t)(port - val);
+		port++;
+	} else {
+		hlen = 0;
+		port = val;
+	}
+
+	if (*port == '\0')
+		goto bad;
+	errno = 0;
+	n = strtol(port, &ep, 10);
+	if (errno != 0 || *ep != '\0' || n < 1 || n > 65535)
+		goto bad;
+
+	if (hlen == 0) {
+		c->bind_host = config_strdup("0.0.0.0");
+	} else {
+		if ((c->bind_host = strndup(val, hlen)) == NULL)
+			abort();
+		if (strspn(c->bind_host, "0123456789abcdefABCDEF.:") != hlen)
+			goto bad;
+	}
+	c->bind_port = (uint16_t)n;
+	return (0);
+
+bad:
+	return (config_fail(err, errlen,
+	    "invalid BIND: expected an IP address and port, like 127.0.0.1:8000"));
+}
+
+static int
+config_int(const char *key, long long def, long long min, long long max,
+    long long *out, char *err, size_t errlen)
+{
+	const char	*p;
+	char		*ep;
+	long long	 v;
+
+	if ((p = getenv(key)) == NULL || *p == '\0') {
+		*out = def;
+		return (0);
+	}
+
+	errno = 0;
+	v = strtoll(p, &ep, 10);
+	if (errno != 0 || *ep != '\0' || v < min || v > max)
+		return (config_fail(err, errlen,
+		    "invalid %s: expected an integer from %lld to %lld",
+		    key, min, max));
+
+	*out = v;
+	return (0);
+}
+
+static char *
+config_str(const char *key, const char *def)
+{
+	const char	*p;
+
+	if ((p = getenv(key)) == NULL || *p == '\0')
+		p = def;
+	return (p == NULL ? NULL : config_strdup(p));
+}
+
+static char *
+config_strdup(const char *s)
+{
+	char	*p;
+
+	if ((p = strdup(s)) == NULL)
+		abort();
+	return (p);
+}
+
+static int
+config_fail(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list		ap;
+
+	va_start(ap, fmt);
+	(void)vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	return (-1);
+}

@@ -1,0 +1,52 @@
+/* userapi: settings read from the environment (12-factor), checked once. */
+
+#ifndef USERAPI_CONFIG_H
+#define USERAPI_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define CONFIG_LOG_TEXT		0
+#define CONFIG_LOG_JSON		1
+
+struct config {
+	char		*database_url;	/* libpq conninfo or URI */
+	char		*bind_host;
+	uint16_t	 bind_port;
+	int		 workers;
+	int		 dev;		/* USERAPI_DEV */
+	int		 log_format;
+
+	int		 db_pool_size;	/* connections per worker */
+	int		 db_queue_max;	/* waiting queries per worker */
+	int		 db_timeout_ms;	/* deadline of one query */
+
+	size_t		 body_max;	/* JSON body limit, bytes */
+	int		 tasks_max;	/* tasks in flight per worker */
+	int		 task_threads;	/* threads per worker */
+
+	uint32_t	 argon2_m_kib;
+	uint32_t	 argon2_t;
+	uint32_t	 argon2_p;
+
+	char		*jwt_secret;
+	int		 token_expire_min;
+	char		*admin_email;
+	char		*admin_password;
+	char		*smtp_url;
+	char		*mail_from;
+};
+
+extern struct config	cfg;
+
+/*
+ * Fill *c from the environment (getenv), defaults for what is unset.
+ * Returns 0, or -1 with a one-line message naming the key in err.
+ * The strings in *c are malloc'd and live for the process.
+ */
+int	config_load(struct config *c, char *err, size_t errlen);
+
+/* The conninfo of the private cluster under dir/var/run. */
+char	*config_embedded_dsn(const char *dir);
+
+#endif

@@ -1,0 +1,65 @@
+/* userapi: asynchronous PostgreSQL on libpq inside Kore's event loop. */
+
+#ifndef USERAPI_DB_H
+#define USERAPI_DB_H
+
+#include <libpq-fe.h>
+
+/* How a query ended, as the handlers need to know it. */
+enum db_status {
+	DB_OK = 0,		/* res holds the result */
+	DB_UNAVAILABLE,		/* no connection to the database: 503 */
+	DB_BUSY,		/* wait queue full: 503 */
+	DB_TIMEOUT,		/* deadline passed: 504 */
+	DB_UNIQUE,		/* unique_violation (23505) */
+	DB_CHECK,		/* check/not-null violation (23514, 23502) */
+	DB_ERROR		/* anything else: 500, logged */
+};
+
+struct db_result {
+	enum db_status	 status;
+	PGresult	*res;		/* DB_OK: owned by db, valid in cb */
+	const char	*constraint;	/* DB_UNIQUE/DB_CHECK: its name */
+	int		 cancelled;	/* db_cancel was called: drop it */
+};
+
+struct db_query;
+
+/*
+ * Called exactly once, on the event loop, never from inside db_run; the
+ * db layer frees res after it. After db_cancel it still runs (possibly
+ * from inside db_cancel) with cancelled set, so arg can be freed.
+ */
+typedef void	(*db_cb)(void *arg, struct db_result *);
+
+/*
+ * Statements come from the named blocks of sql/ (-- name: X), compiled
+ * into the binary: db_statements_add takes one file's text, in the
+ * parent before the workers fork. db_stmt resolves a name to its id
+ * (fatal when absent), db_stmt_find returns -1 instead.
+ */
+void	db_statements_add(const char *text);
+int	db_stmt(const char *name);
+int	db_stmt_find(const char *name);
+const char *db_stmt_sql(int id);
+int	db_stmt_count(void);
+
+/* Per worker: open the pool (non-blocking) and start the sweep timer. */
+void	db_worker_init(const char *conninfo, int pool, int queue_max,
+	    int timeout_ms);
+
+/*
+ * Run prepared statement id with text parameters (NULL = SQL NULL).
+ * The parameters are copied. cb runs later, never from inside db_run.
+ * Returns a handle for db_cancel.
+ */
+struct db_query	*db_run(int id, int nparams, const char * const *params,
+		    db_cb cb, void *arg);
+
+/* Drop q's result: its callback runs with cancelled set. */
+void	db_cancel(struct db_query *q);
+
+/* Connections of this worker: up, total; queries waiting. */
+void	db_stats(int *up, int *total, int *waiting);
+
+#endif

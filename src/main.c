@@ -1,0 +1,195 @@
+/* userapi: process entry points: subcommands, Kore hooks, the sandbox filter. */
+
+#include <sys/types.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+
+#include <kore/kore.h>
+#include <kore/http.h>
+#include <kore/hooks.h>
+#include <kore/seccomp.h>
+#include <kore/tasks.h>
+
+#include "config.h"
+#include "db/db.h"
+#include "json/user_json.h"
+#include "log.h"
+#include "migrate.h"
+#include "store/store.h"
+#include "version.h"
+
+
+static void	main_usage(FILE *);
+static void	main_bind(void);
+static void	main_tick(void *, u_int64_t);
+
+/*
+ * The system calls userapi needs on top of Kore's worker whitelist, one
+ * line each with its reason. Measured on Debian bookworm (glibc 2.36,
+ * libpq 15, libcurl 7.88) with seccomp_tracing.
+ */
+#if defined(__SANITIZE_ADDRESS__)
+#define ASAN_SYSCALLS						\
+	KORE_SYSCALL_ALLOW(gettid),		/* ASan: thread start */ \
+	KORE_SYSCALL_ALLOW(sched_getaffinity),	/* ASan: thread start */
+#else
+#define ASAN_SYSCALLS
+#endif
+
+KORE_SECCOMP_FILTER("userapi",
+	ASAN_SYSCALLS
+	KORE_SYSCALL_ALLOW(newfstatat),		/* glibc >= 2.33 stat(): libpq, nss */
+	KORE_SYSCALL_DENY(clone3, ENOSYS),	/* glibc then falls back to clone */
+	KORE_SYSCALL_ALLOW(rseq),		/* glibc >= 2.35 thread start */
+	KORE_SYSCALL_ALLOW(getpeername),	/* libcurl */
+	KORE_SYSCALL_ALLOW(uname),		/* libcurl, nss */
+	KORE_SYSCALL_ALLOW(sendmmsg),		/* glibc DNS resolver */
+	KORE_SYSCALL_ALLOW(getdents64),		/* libpq GSSAPI probe over TCP */
+);
+
+static void
+main_usage(FILE *fp)
+{
+	fprintf(fp,
+	    "usage: userapi [command]\n"
+	    "\n"
+	    "commands:\n"
+	    "  serve                 run the HTTP service (default)\n"
+	    "  migrate               apply migrations/ and exit\n"
+	    "  create-admin EMAIL    create or promote an admin (password from\n"
+	    "                        ADMIN_PASSWORD or stdin)\n"
+	    "  --version             print the version\n"
+	    "  --help                print this help\n"
+	    "\n"
+	    "Configuration comes from the environment; see README.md.\n");
+}
+
+/*
+ * Runs in the parent before Kore reads its built-in configuration and
+ * before anything is bound: subcommands run here and exit.
+ */
+void
+kore_parent_configure(int argc, char **argv)
+{
+	const char	*cmd;
+	char		 err[256];
+	int		 i;
+
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	setvbuf(stderr, NULL, _IOLBF, 0);
+
+	cmd = "serve";
+	for (i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+			main_usage(stdout);
+			exit(0);
+		}
+		if (!strcmp(argv[i], "--version") ||
+		    !strcmp(argv[i], "-v")) {
+			printf("userapi %s (kore %s)\n", USERAPI_VERSION,
+			    kore_version);
+			exit(0);
+		}
+		/* kodev run passes Kore's -fnr: foreground, no privsep. */
+		if (argv[i][0] == '-' &&
+		    strspn(argv[i] + 1, "fnrq") == strlen(argv[i] + 1) &&
+		    argv[i][1] != '\0')
+			continue;
+		if (argv[i][0] == '-') {
+			fprintf(stderr, "userapi: unknown option %s\n", argv[i]);
+			main_usage(stderr);
+			exit(2);
+		}
+		cmd = argv[i];
+		break;
+	}
+
+	if (config_load(&cfg, err, sizeof(err)) == -1) {
+		fprintf(stderr, "userapi: %s\n", err);
+		exit(2);
+	}
+
+	json_setup();
+	store_load();
+
+	if (!strcmp(cmd, "migrate")) {
+		if (i + 1 < argc) {
+			fprintf(stderr, "userapi: migrate takes no argument\n");
+			exit(2);
+		}
+		exit(migrate_run(cfg.database_url) == 0 ? 0 : 1);
+	}
+
+	if (strcmp(cmd, "serve")) {
+		fprintf(stderr, "userapi: unknown command %s\n", cmd);
+		main_usage(stderr);
+		exit(2);
+	}
+
+	if (cfg.dev) {
+		log_warn("dev mode (USERAPI_DEV): applying migrations at start");
+		if (migrate_run(cfg.database_url) != 0)
+			log_warn("migrations not applied; /readyz says 503 "
+			    "until they are");
+	}
+
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+		fprintf(stderr, "userapi: could not initialise libcurl\n");
+		exit(1);
+	}
+
+	/* Privileges and chroot are the container's job. */
+	kore_foreground = 1;
+	skip_chroot = 1;
+	skip_runas = 1;
+
+	worker_count = (u_int8_t)cfg.workers;
+	kore_task_threads = (u_int16_t)cfg.task_threads;
+	main_bind();
+
+	log_info("userapi %s listening on %s:%u with %d workers",
+	    USERAPI_VERSION, cfg.bind_host, cfg.bind_port, cfg.workers);
+}
+
+/* The listener comes from BIND: Kore's config has no env expansion. */
+static void
+main_bind(void)
+{
+	FILE	*fp;
+	char	 buf[256];
+	int	 len;
+
+	len = snprintf(buf, sizeof(buf),
+	    "server notls {\n\tbind %s %u\n\ttls no\n}\n",
+	    cfg.bind_host, cfg.bind_port);
+	if (len < 0 || (size_t)len >= sizeof(buf))
+		fatal("bind address too long");
+	if ((fp = fmemopen(buf, (size_t)len, "r")) == NULL)
+		fatal("fmemopen: %s", errno_s);
+	kore_parse_config_file(fp);
+	(void)fclose(fp);
+}
+
+/*
+ * Runs in each worker after the sandbox is on. The 1 s timer makes the
+ * worker wake up to expire idle and slow connections (Kore only checks
+ * timeouts when its loop turns).
+ */
+void
+kore_worker_configure(void)
+{
+	(void)kore_timer_add(main_tick, 1000, NULL, 0);
+	db_worker_init(cfg.database_url, cfg.db_pool_size, cfg.db_queue_max,
+	    cfg.db_timeout_ms);
+
+}
+
+static void
+main_tick(void *arg, u_int64_t now)
+{
+}

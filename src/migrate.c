@@ -1,0 +1,173 @@
+/* userapi: schema migrations (migrations/NNNN_name.sql, compiled in). */
+
+#include <sys/types.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libpq-fe.h>
+#include <openssl/evp.h>
+
+#include <kore/kore.h>
+#include <kore/http.h>
+
+#include "assets.h"
+#include "migrate.h"
+
+/* Every file of migrations/, in order. A test checks none is missing. */
+static const struct migration {
+	const char		*version;
+	const u_int8_t		*sql;
+	const u_int32_t		*len;
+} migrations[] = {
+	{ "0001_users", asset_0001_users_sql, &asset_len_0001_users_sql },
+};
+
+#define MIGRATIONS	(sizeof(migrations) / sizeof(migrations[0]))
+
+/* Any constant; two `userapi migrate` at once take turns on it. */
+#define MIGRATE_LOCK	"7450217305"
+
+static int	migrate_exec(PGconn *, const char *, const char *);
+static void	migrate_checksum(const struct migration *, char *, size_t);
+static int	migrate_one(PGconn *, const struct migration *, PGresult *);
+
+const char *
+migrate_latest(void)
+{
+	return (migrations[MIGRATIONS - 1].version);
+}
+
+int
+migrate_run(const char *conninfo)
+{
+	const char	*keys[] = { "dbname", "application_name",
+			    "connect_timeout", NULL };
+	const char	*vals[] = { conninfo, "userapi migrate", "5", NULL };
+	PGconn		*pg;
+	PGresult	*applied;
+	size_t		 i;
+	int		 rc;
+
+	pg = PQconnectdbParams(keys, vals, 1);
+	if (PQstatus(pg) != CONNECTION_OK) {
+		fprintf(stderr, "userapi: could not connect to database: %s",
+		    PQerrorMessage(pg));
+		PQfinish(pg);
+		return (-1);
+	}
+
+	rc = -1;
+	applied = NULL;
+	if (migrate_exec(pg, "SET client_min_messages = warning",
+	    "set client_min_messages") == -1)
+		goto out;
+	if (migrate_exec(pg, "SELECT pg_advisory_lock(" MIGRATE_LOCK ")",
+	    "take the migration lock") == -1)
+		goto out;
+	if (migrate_exec(pg, "CREATE TABLE IF NOT EXISTS schema_migrations ("
+	    "version text PRIMARY KEY, checksum text NOT NULL, "
+	    "applied_at timestamptz NOT NULL DEFAULT now())",
+	    "create schema_migrations") == -1)
+		goto out;
+
+	applied = PQexec(pg, "SELECT version, checksum FROM schema_migrations");
+	if (PQresultStatus(applied) != PGRES_TUPLES_OK) {
+		fprintf(stderr, "userapi: could not read schema_migrations: %s",
+		    PQerrorMessage(pg));
+		goto out;
+	}
+
+	for (i = 0; i < MIGRATIONS; i++) {
+		if (migrate_one(pg, &migrations[i], applied) == -1)
+			goto out;
+	}
+	rc = 0;
+
+out:
+	PQclear(applied);
+	(void)migrate_exec(pg, "SELECT pg_advisory_unlock_all()", NULL);
+	PQfinish(pg);
+	return (rc);
+}
+
+/* Apply m unless done; an applied file whose text changed is an error. */
+static int
+migrate_one(PGconn *pg, const struct migration *m, PGresult *applied)
+{
+	const char	*params[2];
+	PGresult	*res;
+	char		 sum[65];
+	int		 row;
+
+	migrate_checksum(m, sum, sizeof(sum));
+
+	for (row = 0; row < PQntuples(applied); row++) {
+		if (strcmp(PQgetvalue(applied, row, 0), m->version))
+			continue;
+		if (strcmp(PQgetvalue(applied, row, 1), sum)) {
+			fprintf(stderr, "userapi: migration %s was changed "
+			    "after it was applied (checksum %s, applied %s)\n",
+			    m->version, sum, PQgetvalue(applied, row, 1));
+			return (-1);
+		}
+		return (0);
+	}
+
+	if (migrate_exec(pg, "BEGIN", "begin") == -1)
+		return (-1);
+	if (migrate_exec(pg, (const char *)m->sql, m->version) == -1) {
+		(void)migrate_exec(pg, "ROLLBACK", NULL);
+		return (-1);
+	}
+
+	params[0] = m->version;
+	params[1] = sum;
+	res = PQexecParams(pg, "INSERT INTO schema_migrations "
+	    "(version, checksum) VALUES ($1, $2)", 2, NULL, params, NULL,
+	    NULL, 0);
+	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+		fprintf(stderr, "userapi: could not record migration %s: %s",
+		    m->version, PQerrorMessage(pg));
+		PQclear(res);
+		(void)migrate_exec(pg, "ROLLBACK", NULL);
+		return (-1);
+	}
+	PQclear(res);
+
+	if (migrate_exec(pg, "COMMIT", "commit") == -1)
+		return (-1);
+	printf("applied migration %s\n", m->version);
+	return (0);
+}
+
+/* Run sql; on failure say what failed (unless what is NULL). */
+static int
+migrate_exec(PGconn *pg, const char *sql, const char *what)
+{
+	PGresult	*res;
+	int		 ok;
+
+	res = PQexec(pg, sql);
+	ok = PQresultStatus(res) == PGRES_COMMAND_OK ||
+	    PQresultStatus(res) == PGRES_TUPLES_OK;
+	if (!ok && what != NULL)
+		fprintf(stderr, "userapi: migration step failed (%s): %s",
+		    what, PQerrorMessage(pg));
+	PQclear(res);
+	return (ok ? 0 : -1);
+}
+
+/* SHA-256 of the migration's text, in hex. */
+static void
+migrate_checksum(const struct migration *m, char *out, size_t len)
+{
+	unsigned char	md[EVP_MAX_MD_SIZE];
+	unsigned int	mdlen, i;
+
+	if (!EVP_Digest(m->sql, *m->len, md, &mdlen, EVP_sha256(), NULL))
+		abort();
+	for (i = 0; i < mdlen && (i * 2 + 2) < len; i++)
+		(void)snprintf(out + i * 2, 3, "%02x", md[i]);
+}
