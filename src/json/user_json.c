@@ -201,7 +201,7 @@ user_input_field(unsigned int flag, json_t *val, struct user_input *in,
 	}
 }
 
-/* POST takes a password; PUT replaces name, email, age; PATCH adds the flags for admins. */
+/* POST adds a password to name, email, age; PATCH the flags for admins. */
 static unsigned int
 user_input_allowed(int op, int admin)
 {
@@ -253,7 +253,7 @@ user_to_json(const struct user *u)
 	return (o);
 }
 
-/* Stored text is UTF-8; a NULL (or anything else) is null, never a missing key. */
+/* A string, or null for NULL (or bad UTF-8): never a missing key. */
 static json_t *
 user_json_string(const char *s)
 {

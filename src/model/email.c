@@ -1,4 +1,4 @@
-/* userapi: e-mail address syntax (ASCII dot-atom local part @ DNS host name), as pydantic's EmailStr. */
+/* userapi: e-mail address syntax as pydantic's EmailStr, ASCII only. */
 
 #include <stdlib.h>
 #include <string.h>

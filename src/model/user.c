@@ -1,4 +1,4 @@
-/* userapi: the user model: value checks for names, e-mails, ages, passwords and ids. */
+/* userapi: the user model: checks of names, e-mails, ages, passwords, ids. */
 
 #include <stdint.h>
 #include <stdlib.h>
