@@ -20,6 +20,7 @@
 #include "auth/password.h"
 #include "config.h"
 #include "db/db.h"
+#include "http/parse.h"
 #include "http/reply.h"
 #include "http/request.h"
 #include "json/user_json.h"
@@ -194,7 +195,7 @@ api_user(struct http_request *req)
 
 	/* Path and body problems are reported together. */
 	verrs_init(&errs);
-	(void)request_path_tail(req->path, "/users/", raw, sizeof(raw));
+	(void)parse_path_tail(req->path, "/users/", raw, sizeof(raw));
 	(void)model_path_uuid(raw, st->id, &errs);
 	if (op != 0) {
 		if (users_read_body(req, st, op, &errs) == -1) {
@@ -208,7 +209,7 @@ api_user(struct http_request *req)
 	}
 	verrs_free(&errs);
 
-	if ((st->if_match = request_if_match(req)) == -2) {
+	if ((st->if_match = request_if_match(req)) == PARSE_NO_MATCH) {
 		reply_error(req, 412, "Precondition Failed");
 		return (KORE_RESULT_OK);
 	}

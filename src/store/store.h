@@ -32,7 +32,7 @@ typedef void	(*store_cb)(void *arg, struct store_reply *);
 /* Parent: register sql/ and resolve statement ids. */
 void		store_load(void);
 
-/* No If-Match: pass STORE_ANY_VERSION. */
+/* No If-Match: pass STORE_ANY_VERSION (the same as PARSE_ANY_VERSION). */
 #define STORE_ANY_VERSION	(-1LL)
 
 struct db_query	*user_store_create(const struct user_input *,

@@ -1,0 +1,136 @@
+/* userapi: pure parsing of request parts: media types, query strings, paths, If-Match. */
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "http/parse.h"
+
+static char	*parse_decode(const char *, size_t);
+
+/* application/json or application/<x>+json, parameters allowed. */
+int
+parse_is_json(const char *ctype)
+{
+	size_t	len;
+
+	len = strcspn(ctype, ";");
+	while (len > 0 && isspace((unsigned char)ctype[len - 1]))
+		len--;
+	if (len == strlen("application/json") &&
+	    !strncasecmp(ctype, "application/json", len))
+		return (1);
+	if (len > strlen("application/+json") &&
+	    !strncasecmp(ctype, "application/", strlen("application/")) &&
+	    !strncasecmp(ctype + len - 5, "+json", 5))
+		return (1);
+	return (0);
+}
+
+int
+parse_query(const char *qs, const char *key, char **out)
+{
+	const char	*p, *eq, *end;
+	size_t		 klen;
+	char		*k;
+
+	*out = NULL;
+	if (qs == NULL)
+		return (0);
+
+	klen = strlen(key);
+	for (p = qs; *p != '\0'; p = (*end == '&') ? end + 1 : end) {
+		end = p + strcspn(p, "&");
+		eq = memchr(p, '=', (size_t)(end - p));
+		k = parse_decode(p, (size_t)((eq != NULL ? eq : end) - p));
+		if (strlen(k) == klen && !strcmp(k, key)) {
+			free(k);
+			*out = eq != NULL ?
+			    parse_decode(eq + 1, (size_t)(end - eq - 1)) :
+			    parse_decode("", 0);
+			return (1);
+		}
+		free(k);
+	}
+	return (0);
+}
+
+/* Percent-decode (and '+' to space); bad escapes and %00 stay as they are. */
+static char *
+parse_decode(const char *s, size_t len)
+{
+	char	*out, hex[3];
+	size_t	 i, o;
+
+	if ((out = malloc(len + 1)) == NULL)
+		abort();
+	for (i = 0, o = 0; i < len; i++) {
+		if (s[i] == '+') {
+			out[o++] = ' ';
+		} else if (s[i] == '%' && i + 2 < len &&
+		    isxdigit((unsigned char)s[i + 1]) &&
+		    isxdigit((unsigned char)s[i + 2]) &&
+		    !(s[i + 1] == '0' && s[i + 2] == '0')) {
+			hex[0] = s[i + 1];
+			hex[1] = s[i + 2];
+			hex[2] = '\0';
+			out[o++] = (char)strtol(hex, NULL, 16);
+			i += 2;
+		} else {
+			out[o++] = s[i];
+		}
+	}
+	out[o] = '\0';
+	return (out);
+}
+
+int
+parse_path_tail(const char *path, const char *prefix, char *out,
+    size_t len)
+{
+	size_t	plen, n;
+
+	plen = strlen(prefix);
+	if (strncmp(path, prefix, plen))
+		return (-1);
+	n = strcspn(path + plen, "/");
+	if (n >= len)
+		n = len - 1;
+	memcpy(out, path + plen, n);
+	out[n] = '\0';
+	return (0);
+}
+
+/*
+ * ETags are "<version>" (strong). If-Match: * matches any; a list is
+ * accepted, its first strong tag of our form is used; weak tags never
+ * match (RFC 9110 13.1.1 uses the strong comparison).
+ */
+long long
+parse_if_match(const char *v)
+{
+	const char	*p, *end;
+	char		*ep;
+	long long	 ver;
+
+	while (*v == ' ' || *v == '\t')
+		v++;
+	if (v[0] == '*' && (v[1] == '\0' || v[1] == ' '))
+		return (PARSE_ANY_VERSION);
+
+	for (p = v; *p != '\0'; p = (*end == ',') ? end + 1 : end) {
+		while (*p == ' ' || *p == '\t')
+			p++;
+		end = p + strcspn(p, ",");
+		if (p[0] != '"' || end - p < 3)
+			continue;
+		if (!isdigit((unsigned char)p[1]))
+			continue;
+		ver = strtoll(p + 1, &ep, 10);
+		if (*ep == '"' && ver > 0)
+			return (ver);
+	}
+	return (PARSE_NO_MATCH);
+}

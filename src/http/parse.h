@@ -1,0 +1,29 @@
+/* userapi: pure parsing of request parts: media types, query strings, paths, If-Match. */
+
+#ifndef USERAPI_HTTP_PARSE_H
+#define USERAPI_HTTP_PARSE_H
+
+#include <stddef.h>
+
+/* If-Match absent or "*": any version. Never matches: PARSE_NO_MATCH. */
+#define PARSE_ANY_VERSION	(-1LL)
+#define PARSE_NO_MATCH		(-2LL)
+
+/* 1 for application/json or application/<x>+json (parameters allowed). */
+int		parse_is_json(const char *ctype);
+
+/*
+ * The first value of key in the raw query string qs (may be NULL),
+ * percent-decoded ('+' is a space; bad escapes and %00 stay as they are)
+ * into a malloc'd *out. 1 when present, 0 when not.
+ */
+int		parse_query(const char *qs, const char *key, char **out);
+
+/* The path segment after prefix, up to the next '/', cut to len - 1. */
+int		parse_path_tail(const char *path, const char *prefix,
+		    char *out, size_t len);
+
+/* An If-Match value: PARSE_ANY_VERSION, a version, or PARSE_NO_MATCH. */
+long long	parse_if_match(const char *);
+
+#endif
