@@ -39,6 +39,8 @@ deps-bench:
 # --- binaries ---------------------------------------------------------------
 # $(call kodev_build,flavor,kore features)
 define kodev_build
+	@dups=$$(find src -name '*.c' -printf '%f\n' | sort | uniq -d); \
+	    if [ -n "$$dups" ]; then echo "source names must be unique under src/ (kodev keeps one object dir): $$dups"; exit 1; fi
 	@mkdir -p $(STAGE) $(BUILD)/$(1)
 	@for d in conf src assets; do ln -sfn $(TOP)/$$d $(STAGE)/$$d; done
 	@if [ -n "$$(find $(HEADERS) conf/build.conf -newer $(BUILD)/$(1)/userapi 2>/dev/null)" ]; then \

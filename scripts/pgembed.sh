@@ -51,14 +51,15 @@ set_dir() {
 			DIR=$(realpath -m "$d")
 			return 0
 		fi
-		mkdir -p -m 0755 "$d" || die "could not create directory $d"
+		mkdir -p "$d" || die "could not create directory $d"
 	fi
 	[ -d "$d" ] || die "$d is not a directory"
 	DIR=$(cd "$d" && pwd -P) || die "could not enter directory $d"
 }
 
 # Where the files really are: BASE is DIR, or the /var/tmp directory that
-# DIR/pgdata links to. Empty FALLBACK when they are in DIR.
+# DIR/pgdata links to (FALLBACK, empty when unused). Any other symlink
+# DIR/pgdata is the user's own and is used as the data directory.
 set_layout() {
 	local target
 
@@ -66,8 +67,10 @@ set_layout() {
 	BASE=$DIR
 	if [ -L "$DIR/pgdata" ]; then
 		target=$(readlink "$DIR/pgdata")
-		BASE=$(dirname "$target")
-		FALLBACK=$BASE
+		if [[ $target =~ ^/var/tmp/userapi-pg-[0-9a-f]{12}/pgdata$ ]]; then
+			BASE=${target%/pgdata}
+			FALLBACK=$BASE
+		fi
 	fi
 	PGDATA_DIR=$BASE/pgdata
 	SOCK_DIR=$BASE/run
@@ -82,7 +85,7 @@ set_runas() {
 	RUNAS=""
 	[ "$(id -u)" -eq 0 ] || return 0
 	if [ -d "$PGDATA_DIR" ]; then
-		owner=$(stat -c %U "$PGDATA_DIR")
+		owner=$(stat -L -c %U "$PGDATA_DIR")
 		[ "$owner" != root ] ||
 		    die "$PGDATA_DIR is owned by root; postgresql cannot run as root"
 		RUNAS=$owner
@@ -94,12 +97,13 @@ set_runas() {
 }
 
 # Run a command as the server's user, from /, so that a working directory
-# the user cannot read causes no warnings.
+# the user cannot read causes no warnings, and without the lock's
+# descriptor: a postmaster inheriting it would hold the lock for good.
 as_owner() {
 	if [ -n "$RUNAS" ]; then
-		(cd / && runuser -u "$RUNAS" -- "$@")
+		(cd / && runuser -u "$RUNAS" -- "$@") 9>&-
 	else
-		(cd / && "$@")
+		(cd / && "$@") 9>&-
 	fi
 }
 
@@ -180,8 +184,9 @@ make_base() {
 	local base=$1 user=${RUNAS:-$(id -un)}
 
 	if [ -e "$base" ] || [ -L "$base" ]; then
-		[ -d "$base" ] && [ ! -L "$base" ] ||
-		    die "$base exists and is not a directory"
+		if [ ! -d "$base" ] || [ -L "$base" ]; then
+			die "$base exists and is not a directory"
+		fi
 		[ "$(stat -c %U "$base")" = "$user" ] ||
 		    die "$base exists and is not owned by $user"
 	else
@@ -213,7 +218,6 @@ settings() {
 	echo "listen_addresses = ''"
 	echo "port = $PGPORT_SOCK"
 	echo "unix_socket_directories = '$sock'"
-	echo "unix_socket_permissions = 0700"
 	echo "max_connections = 200"
 	if [ "${PGEMBED_FAST:-}" = 1 ]; then
 		echo "# PGEMBED_FAST=1: throwaway data, a crash may corrupt it"
@@ -259,29 +263,46 @@ last_error() {
 	    tail -n 1 | sed -e 's/^.*\(FATAL\|PANIC\|ERROR\): *//'
 }
 
-create_database() {
-	local host exists
+# psql as the superuser on the maintenance database, through the real
+# socket directory.
+psql_admin() {
+	"$PGBIN/psql" -X -q -At -v ON_ERROR_STOP=1 -d "host=$(conninfo_quote \
+	    "$SOCK_DIR") port=$PGPORT_SOCK dbname=postgres user=$PGUSER_NAME" \
+	    "$@" 9>&-
+}
 
-	host=$SOCK_DIR
-	exists=$("$PGBIN/psql" -X -q -At -v ON_ERROR_STOP=1 \
-	    -d "host=$(conninfo_quote "$host") port=$PGPORT_SOCK dbname=postgres user=$PGUSER_NAME" \
-	    -c "SELECT 1 FROM pg_database WHERE datname = '$PGDB_NAME'" 2>&1) ||
+create_database() {
+	local exists
+
+	exists=$(psql_admin -c "SELECT 1 FROM pg_database WHERE datname = '$PGDB_NAME'" 2>&1) ||
 	    die "could not query the cluster: $exists"
 	[ "$exists" = 1 ] && return 0
-	"$PGBIN/psql" -X -q -v ON_ERROR_STOP=1 \
-	    -d "host=$(conninfo_quote "$host") port=$PGPORT_SOCK dbname=postgres user=$PGUSER_NAME" \
-	    -c "CREATE DATABASE $PGDB_NAME" >/dev/null 2>&1 ||
+	psql_admin -c "CREATE DATABASE $PGDB_NAME" >/dev/null 2>&1 ||
 	    die "could not create database $PGDB_NAME"
 }
 
-# Serialise start/stop/destroy on one DIR (two `make test` at once).
+# A reload is asynchronous: wait until the server shows the new fsync.
+wait_reload() {
+	local want=on
+
+	[ "${PGEMBED_FAST:-}" = 1 ] && want=off
+	for _ in $(seq 50); do
+		[ "$(psql_admin -c 'SHOW fsync' 2>/dev/null)" = "$want" ] && return 0
+		sleep 0.1
+	done
+	die "postgresql in $PGDATA_DIR did not apply its new settings (see $LOG_FILE)"
+}
+
+# Serialise start/stop/destroy on one DIR (two `make test` at once), then
+# read the layout again: the holder before us may have created it.
 lock_dir() {
 	exec 9>>"$DIR/.pgembed.lock"
 	flock 9
+	set_layout
 }
 
 cmd_start() {
-	local out
+	local out err
 
 	lock_dir
 	set_runas
@@ -298,6 +319,7 @@ cmd_start() {
 		# Settings that a reload applies (PGEMBED_FAST) follow this call.
 		if write_settings; then
 			as_owner "$PGBIN/pg_ctl" reload -s -D "$PGDATA_DIR" >/dev/null
+			wait_reload
 		fi
 		create_database
 		return 0
@@ -312,8 +334,9 @@ cmd_start() {
 	write_settings || true
 	if ! out=$(as_owner "$PGBIN/pg_ctl" start -D "$PGDATA_DIR" \
 	    -l "$LOG_FILE" -w -t 60 -s 2>&1); then
-		out=$(printf '%s\n' "$out" | grep -v '^$' | tail -n 1)
-		die "could not start postgresql in $PGDATA_DIR: $(last_error)${out:+ / $out} (see $LOG_FILE)"
+		err=$(last_error)
+		[ -n "$err" ] || err=$(printf '%s\n' "$out" | grep -v '^$' | head -n 1)
+		die "could not start postgresql in $PGDATA_DIR: $err (see $LOG_FILE)"
 	fi
 	create_database
 	echo "pgembed: postgresql running in $DIR"
@@ -346,8 +369,11 @@ cmd_destroy() {
 	rm -f "$DIR/.pgembed.lock"
 }
 
+# psql on the cluster, started first when it is down (a running one keeps
+# its settings).
 cmd_psql() {
-	cmd_start >/dev/null
+	set_runas
+	running || cmd_start >/dev/null
 	exec 9>&-
 	exec "$PGBIN/psql" -d "$(dsn)" "$@"
 }

@@ -1,7 +1,13 @@
 /* userapi: settings read from the environment (12-factor), checked once. */
 
 #include <sys/types.h>
+#include <sys/random.h>
+#include <sys/socket.h>
 
+#include <netinet/in.h>
+#include <arpa/inet.h>
+
+#include <ctype.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -116,7 +122,7 @@ config_load(struct config *c, char *err, size_t errlen)
 		return (-1);
 	c->token_expire_min = (int)v;
 
-	c->jwt_secret = config_str("JWT_SECRET", NULL);
+	c->jwt_issuer = config_str("JWT_ISSUER", "userapi");
 	c->admin_email = config_str("ADMIN_EMAIL", NULL);
 	c->admin_password = config_str("ADMIN_PASSWORD", NULL);
 	c->smtp_url = config_str("SMTP_URL", "smtp://localhost:1025");
@@ -125,40 +131,141 @@ config_load(struct config *c, char *err, size_t errlen)
 	return (0);
 }
 
+int
+config_secret(struct config *c, int *generated, char *err, size_t errlen)
+{
+	const char	*env, *path;
+	FILE		*fp;
+	unsigned char	 buf[4096];
+	size_t		 len;
+
+	*generated = 0;
+	env = getenv("JWT_SECRET");
+	path = getenv("JWT_SECRET_FILE");
+	if (env != NULL && *env == '\0')
+		env = NULL;
+	if (path != NULL && *path == '\0')
+		path = NULL;
+
+	if (env != NULL && path != NULL)
+		return (config_fail(err, errlen, "invalid JWT_SECRET_FILE: "
+		    "set JWT_SECRET or JWT_SECRET_FILE, not both"));
+
+	if (env != NULL) {
+		len = strlen(env);
+		if (len < 32)
+			return (config_fail(err, errlen,
+			    "invalid JWT_SECRET: must be at least 32 bytes"));
+		memcpy(buf, env, len < sizeof(buf) ? len : sizeof(buf));
+		if (len > sizeof(buf))
+			len = sizeof(buf);
+	} else if (path != NULL) {
+		if ((fp = fopen(path, "r")) == NULL)
+			return (config_fail(err, errlen,
+			    "invalid JWT_SECRET_FILE: cannot open %s: %s",
+			    path, strerror(errno)));
+		len = fread(buf, 1, sizeof(buf), fp);
+		(void)fclose(fp);
+		if (len > 0 && buf[len - 1] == '\n')
+			len--;
+		if (len > 0 && buf[len - 1] == '\r')
+			len--;
+		if (len < 32)
+			return (config_fail(err, errlen, "invalid "
+			    "JWT_SECRET_FILE: the key must be at least 32 bytes"));
+	} else if (c->dev) {
+		len = 32;
+		if (getrandom(buf, len, 0) != (ssize_t)len)
+			return (config_fail(err, errlen,
+			    "could not generate a JWT secret"));
+		*generated = 1;
+	} else {
+		return (config_fail(err, errlen, "JWT_SECRET is not set: set "
+		    "JWT_SECRET (at least 32 bytes) or JWT_SECRET_FILE, or "
+		    "USERAPI_DEV=1 for development"));
+	}
+
+	if ((c->jwt_secret = malloc(len)) == NULL)
+		abort();
+	memcpy(c->jwt_secret, buf, len);
+	c->jwt_secret_len = len;
+	explicit_bzero(buf, sizeof(buf));
+	return (0);
+}
+
+void
+config_free(struct config *c)
+{
+	free(c->database_url);
+	free(c->bind_host);
+	if (c->jwt_secret != NULL)
+		explicit_bzero(c->jwt_secret, c->jwt_secret_len);
+	free(c->jwt_secret);
+	free(c->jwt_issuer);
+	free(c->admin_email);
+	free(c->admin_password);
+	free(c->smtp_url);
+	free(c->mail_from);
+	memset(c, 0, sizeof(*c));
+}
+
+/* The host is quoted for libpq when dir has white space, ' or \\. */
 char *
 config_embedded_dsn(const char *dir)
 {
-	char	*dsn;
-	size_t	 len;
+	const char	*s;
+	char		*dsn, *p;
+	size_t		 len;
+	int		 quote;
 
-	len = strlen(dir) + 128;
+	quote = 0;
+	for (s = dir; *s != '\0'; s++) {
+		if (isspace((unsigned char)*s) || *s == '\'' || *s == '\\')
+			quote = 1;
+	}
+
+	len = 2 * strlen(dir) + 128;
 	if ((dsn = malloc(len)) == NULL)
 		abort();
-	(void)snprintf(dsn, len,
-	    "host=%s/var/run port=5432 dbname=userapi user=userapi", dir);
+	p = dsn;
+	p += sprintf(p, "host=%s", quote ? "'" : "");
+	for (s = dir; *s != '\0'; s++) {
+		if (quote && (*s == '\'' || *s == '\\'))
+			*p++ = '\\';
+		*p++ = *s;
+	}
+	(void)sprintf(p, "/var/run%s port=5432 dbname=userapi user=userapi",
+	    quote ? "'" : "");
 	return (dsn);
 }
 
 /*
- * BIND is "host:port", "[v6]:port", ":port" or "port".
+ * BIND is "v4:port", "[v6]:port", ":port" or "port"; host names are
+ * refused, and so is a v6 address without brackets.
  */
 static int
 config_bind(struct config *c, const char *val, char *err, size_t errlen)
 {
 	const char	*port, *end;
 	char		*ep;
+	struct in6_addr	 a6;
+	struct in_addr	 a4;
 	long		 n;
 	size_t		 hlen;
+	int		 v6;
 
 	if (val == NULL || *val == '\0')
 		val = "127.0.0.1:8000";
 
+	v6 = 0;
 	if (*val == '[') {
-		if ((end = strchr(val, ']')) == NULL || end[1] != ':')
+		if ((end = strchr(val, ']')) == NULL || end[1] != ':' ||
+		    end == val + 1)
 			goto bad;
 		hlen = (size_t)(end - val - 1);
 		val++;
 		port = end + 2;
+		v6 = 1;
 	} else if ((port = strrchr(val, ':')) != NULL) {
 		hlen = (size_t)(port - val);
 		port++;
@@ -167,7 +274,7 @@ config_bind(struct config *c, const char *val, char *err, size_t errlen)
 		port = val;
 	}
 
-	if (*port == '\0')
+	if (!isdigit((unsigned char)*port))
 		goto bad;
 	errno = 0;
 	n = strtol(port, &ep, 10);
@@ -179,13 +286,16 @@ config_bind(struct config *c, const char *val, char *err, size_t errlen)
 	} else {
 		if ((c->bind_host = strndup(val, hlen)) == NULL)
 			abort();
-		if (strspn(c->bind_host, "0123456789abcdefABCDEF.:") != hlen)
+		if (v6 ? inet_pton(AF_INET6, c->bind_host, &a6) != 1 :
+		    inet_pton(AF_INET, c->bind_host, &a4) != 1)
 			goto bad;
 	}
 	c->bind_port = (uint16_t)n;
 	return (0);
 
 bad:
+	free(c->bind_host);
+	c->bind_host = NULL;
 	return (config_fail(err, errlen,
 	    "invalid BIND: expected an IP address and port, like 127.0.0.1:8000"));
 }
@@ -205,7 +315,8 @@ config_int(const char *key, long long def, long long min, long long max,
 
 	errno = 0;
 	v = strtoll(p, &ep, 10);
-	if (errno != 0 || *ep != '\0' || v < min || v > max)
+	if ((*p != '-' && !isdigit((unsigned char)*p)) || errno != 0 ||
+	    *ep != '\0' || v < min || v > max)
 		return (config_fail(err, errlen,
 		    "invalid %s: expected an integer from %lld to %lld",
 		    key, min, max));

@@ -29,7 +29,9 @@ struct config {
 	uint32_t	 argon2_t;
 	uint32_t	 argon2_p;
 
-	char		*jwt_secret;
+	unsigned char	*jwt_secret;	/* JWT_SECRET or JWT_SECRET_FILE */
+	size_t		 jwt_secret_len;
+	char		*jwt_issuer;
 	int		 token_expire_min;
 	char		*admin_email;
 	char		*admin_password;
@@ -45,6 +47,17 @@ extern struct config	cfg;
  * The strings in *c are malloc'd and live for the process.
  */
 int	config_load(struct config *c, char *err, size_t errlen);
+
+/*
+ * The token key, needed by `serve` only: JWT_SECRET, or the contents of
+ * JWT_SECRET_FILE (one final newline dropped), at least 32 bytes. In dev
+ * mode a missing key is generated (*generated set). 0, or -1 with err.
+ */
+int	config_secret(struct config *c, int *generated, char *err,
+	    size_t errlen);
+
+/* Free what config_load allocated. */
+void	config_free(struct config *c);
 
 /* The conninfo of the private cluster under dir/var/run. */
 char	*config_embedded_dsn(const char *dir);

@@ -15,6 +15,9 @@
 #include <kore/seccomp.h>
 #include <kore/tasks.h>
 
+#include "admin.h"
+#include "auth/password.h"
+#include "auth/token.h"
 #include "config.h"
 #include "db/db.h"
 #include "json/user_json.h"
@@ -78,7 +81,7 @@ kore_parent_configure(int argc, char **argv)
 {
 	const char	*cmd;
 	char		 err[256];
-	int		 i;
+	int		 i, generated;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	setvbuf(stderr, NULL, _IOLBF, 0);
@@ -125,11 +128,38 @@ kore_parent_configure(int argc, char **argv)
 		exit(migrate_run(cfg.database_url) == 0 ? 0 : 1);
 	}
 
+	if (!strcmp(cmd, "create-admin")) {
+		if (i + 2 != argc) {
+			fprintf(stderr, "usage: userapi create-admin EMAIL\n");
+			exit(2);
+		}
+		exit(admin_command(cfg.database_url, argv[i + 1]));
+	}
+
 	if (strcmp(cmd, "serve")) {
 		fprintf(stderr, "userapi: unknown command %s\n", cmd);
 		main_usage(stderr);
 		exit(2);
 	}
+
+	if (i + 1 < argc) {
+		fprintf(stderr, "userapi: serve takes no argument\n");
+		exit(2);
+	}
+	if (config_secret(&cfg, &generated, err, sizeof(err)) == -1) {
+		fprintf(stderr, "userapi: %s\n", err);
+		exit(2);
+	}
+	if (cfg.admin_email != NULL && cfg.admin_password == NULL) {
+		fprintf(stderr, "userapi: ADMIN_PASSWORD is not set: it is "
+		    "required with ADMIN_EMAIL\n");
+		exit(2);
+	}
+	if (generated)
+		log_warn("dev mode: generated a random JWT secret; tokens "
+		    "will not survive a restart");
+	token_setup(cfg.jwt_secret, cfg.jwt_secret_len, cfg.jwt_issuer);
+	password_dummy_init();
 
 	if (cfg.dev) {
 		log_warn("dev mode (USERAPI_DEV): applying migrations at start");
@@ -137,6 +167,11 @@ kore_parent_configure(int argc, char **argv)
 			log_warn("migrations not applied; /readyz says 503 "
 			    "until they are");
 	}
+
+	if (cfg.admin_email != NULL &&
+	    admin_bootstrap(cfg.database_url, cfg.admin_email,
+	    cfg.admin_password) == -1)
+		log_error("could not create the admin of ADMIN_EMAIL");
 
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
 		fprintf(stderr, "userapi: could not initialise libcurl\n");

@@ -22,6 +22,7 @@ static const struct migration {
 	const u_int32_t		*len;
 } migrations[] = {
 	{ "0001_users", asset_0001_users_sql, &asset_len_0001_users_sql },
+	{ "0002_auth", asset_0002_auth_sql, &asset_len_0002_auth_sql },
 };
 
 #define MIGRATIONS	(sizeof(migrations) / sizeof(migrations[0]))

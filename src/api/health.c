@@ -8,19 +8,16 @@
 #include <kore/kore.h>
 #include <kore/http.h>
 
+#include "api/api.h"
 #include "http/reply.h"
 #include "migrate.h"
 #include "store/store.h"
-
-int	api_healthz(struct http_request *);
-int	api_readyz(struct http_request *);
-int	api_notfound(struct http_request *);
 
 struct ready_state {
 	struct reqctx		ctx;		/* must be first */
 	int			asked;
 	enum store_status	status;
-	char			version[64];
+	char			version[256];
 };
 
 static void	ready_answer(void *, struct store_reply *);

@@ -17,6 +17,8 @@
 #include <kore/kore.h>
 #include <kore/http.h>
 
+#include "api/api.h"
+#include "auth/access.h"
 #include "auth/password.h"
 #include "config.h"
 #include "db/db.h"
@@ -30,9 +32,6 @@
 #include "model/verr.h"
 #include "store/store.h"
 
-int	api_users(struct http_request *);
-int	api_user(struct http_request *);
-
 /* Steps of a request. */
 #define STEP_START	0
 #define STEP_HASH	1	/* argon2id task running */
@@ -43,6 +42,7 @@ struct users_state {
 	int			 step;
 	int			 op;		/* USER_INPUT_* or 0 */
 	char			 id[UUID_STR_LEN + 1];
+	struct caller		 caller;
 	long long		 if_match;
 	struct user_input	 in;
 	enum store_status	 status;
@@ -59,10 +59,9 @@ static int	users_sleep(struct http_request *, struct users_state *,
 		    struct db_query *);
 static void	users_stored(void *, struct store_reply *);
 static int	users_answer(struct http_request *, struct users_state *);
-static int	users_fail(struct http_request *, enum store_status);
+
 static int	users_create_hashed(struct http_request *,
 		    struct users_state *);
-static int	users_is_admin(struct http_request *);
 
 static struct users_state *
 users_state(struct http_request *req)
@@ -84,16 +83,6 @@ users_cleanup(struct reqctx *ctx)
 	st->out = NULL;
 }
 
-/*
- * The one place that says who the caller is. Until authentication lands
- * every caller may do what an admin may; authorisation plugs in here.
- */
-static int
-users_is_admin(struct http_request *req)
-{
-	return (1);
-}
-
 /* GET /users (list), POST /users (sign-up). */
 int
 api_users(struct http_request *req)
@@ -103,7 +92,9 @@ api_users(struct http_request *req)
 	struct db_query		*q;
 	long long		 skip, limit;
 	const char		*why;
-	char			*v, *email;
+	char			*v, *email, msg[PASSWORD_MSG_MAX];
+	size_t			 len;
+	int			 n;
 
 	st = users_state(req);
 	switch (st->step) {
@@ -118,6 +109,11 @@ api_users(struct http_request *req)
 	verrs_init(&errs);
 	switch (req->method) {
 	case HTTP_METHOD_GET:
+		/* Admins only: the query checks the role. */
+		if (access_caller(req, &st->caller) == -1) {
+			verrs_free(&errs);
+			return (KORE_RESULT_OK);
+		}
 		(void)request_query(req, "skip", &v);
 		(void)model_query_int(v, "skip", 0, 0, INT64_MAX, &skip,
 		    &errs);
@@ -137,7 +133,8 @@ api_users(struct http_request *req)
 			free(email);
 			email = v;
 		}
-		q = user_store_list(skip, limit, email, users_stored, req);
+		q = user_store_list(&st->caller, skip, limit, email,
+		    users_stored, req);
 		free(email);
 		return (users_sleep(req, st, q));
 	case HTTP_METHOD_POST:
@@ -147,8 +144,12 @@ api_users(struct http_request *req)
 		}
 		verrs_free(&errs);
 		if (st->in.fields & USER_F_PASSWORD) {
-			if (reqctx_task_start(req, password_hash_task,
-			    st->in.password, strlen(st->in.password)) == -1) {
+			len = password_msg(msg, sizeof(msg), PASSWORD_OP_HASH,
+			    st->in.password, NULL, NULL);
+			/* A valid password always fits the message. */
+			n = reqctx_task_start(req, password_task, msg, len);
+			explicit_bzero(msg, sizeof(msg));
+			if (n == -1) {
 				reply_unavailable(req, 1);
 				return (KORE_RESULT_OK);
 			}
@@ -193,6 +194,10 @@ api_user(struct http_request *req)
 		return (KORE_RESULT_OK);
 	}
 
+	/* Admin, or the user itself: the query decides (404 otherwise). */
+	if (access_caller(req, &st->caller) == -1)
+		return (KORE_RESULT_OK);
+
 	/* Path and body problems are reported together. */
 	verrs_init(&errs);
 	(void)parse_path_tail(req->path, "/users/", raw, sizeof(raw));
@@ -216,17 +221,17 @@ api_user(struct http_request *req)
 
 	switch (req->method) {
 	case HTTP_METHOD_GET:
-		return (users_sleep(req, st,
-		    user_store_get(st->id, users_stored, req)));
+		return (users_sleep(req, st, user_store_get(&st->caller,
+		    st->id, users_stored, req)));
 	case HTTP_METHOD_PUT:
-		return (users_sleep(req, st, user_store_replace(st->id,
-		    &st->in, st->if_match, users_stored, req)));
+		return (users_sleep(req, st, user_store_replace(&st->caller,
+		    st->id, &st->in, st->if_match, users_stored, req)));
 	case HTTP_METHOD_PATCH:
-		return (users_sleep(req, st, user_store_patch(st->id,
-		    &st->in, st->if_match, users_stored, req)));
+		return (users_sleep(req, st, user_store_patch(&st->caller,
+		    st->id, &st->in, st->if_match, users_stored, req)));
 	default:
-		return (users_sleep(req, st, user_store_delete(st->id,
-		    st->if_match, users_stored, req)));
+		return (users_sleep(req, st, user_store_delete(&st->caller,
+		    st->id, st->if_match, users_stored, req)));
 	}
 }
 
@@ -249,9 +254,12 @@ users_read_body(struct http_request *req, struct users_state *st, int op,
 	body = json_body_parse(buf, len, errs);
 	free(buf);
 	if (body != NULL) {
-		(void)user_input_from_json(body, op,
-		    op == USER_INPUT_PATCH && users_is_admin(req), &st->in,
-		    errs);
+		/*
+		 * is_active and is_admin are accepted here and refused by
+		 * the query (403) when the caller is not an admin.
+		 */
+		(void)user_input_from_json(body, op, op == USER_INPUT_PATCH,
+		    &st->in, errs);
 		json_decref(body);
 	}
 	if (errs->n > 0) {
@@ -359,10 +367,16 @@ users_answer(struct http_request *req, struct users_state *st)
 	return (KORE_RESULT_OK);
 }
 
-static int
+int
 users_fail(struct http_request *req, enum store_status status)
 {
 	switch (status) {
+	case STORE_UNAUTHORIZED:
+		access_deny(req, "Invalid token");
+		break;
+	case STORE_FORBIDDEN:
+		reply_error(req, 403, "Not enough permissions");
+		break;
 	case STORE_NOT_FOUND:
 		reply_error(req, 404, "User not found");
 		break;

@@ -1,6 +1,7 @@
 /* userapi: pure parsing of request parts: media types, query strings, paths, If-Match. */
 
 #include <ctype.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -104,9 +105,9 @@ parse_path_tail(const char *path, const char *prefix, char *out,
 }
 
 /*
- * ETags are "<version>" (strong). If-Match: * matches any; a list is
- * accepted, its first strong tag of our form is used; weak tags never
- * match (RFC 9110 13.1.1 uses the strong comparison).
+ * ETags are "<version>" (strong, no leading zeros). If-Match: * matches
+ * any; a list is accepted, its first strong tag of our form is used; weak
+ * tags never match (RFC 9110 13.1.1 uses the strong comparison).
  */
 long long
 parse_if_match(const char *v)
@@ -117,19 +118,21 @@ parse_if_match(const char *v)
 
 	while (*v == ' ' || *v == '\t')
 		v++;
-	if (v[0] == '*' && (v[1] == '\0' || v[1] == ' '))
+	if (v[0] == '*' && v[1 + strspn(v + 1, " \t")] == '\0')
 		return (PARSE_ANY_VERSION);
 
 	for (p = v; *p != '\0'; p = (*end == ',') ? end + 1 : end) {
 		while (*p == ' ' || *p == '\t')
 			p++;
 		end = p + strcspn(p, ",");
-		if (p[0] != '"' || end - p < 3)
+		if (p[0] != '"' || p[1] < '1' || p[1] > '9')
 			continue;
-		if (!isdigit((unsigned char)p[1]))
-			continue;
+		errno = 0;
 		ver = strtoll(p + 1, &ep, 10);
-		if (*ep == '"' && ver > 0)
+		if (errno != 0 || *ep != '"')
+			continue;
+		ep++;
+		if (ep + strspn(ep, " \t") == end)
 			return (ver);
 	}
 	return (PARSE_NO_MATCH);

@@ -273,3 +273,75 @@ user_strdup(const char *s)
 		abort();
 	return (p);
 }
+
+/*
+ * POST /users/me/password: {"current_password", "new_password"}, both
+ * strings, the new one 8..128 characters, nothing else. Returns 0 with
+ * two malloc'd strings, or -1 with every problem in errs.
+ */
+int
+password_change_from_json(json_t *body, char **current, char **next,
+    struct verrs *errs)
+{
+	static const char	*fields[] = { "current_password",
+				    "new_password" };
+	const char		*key;
+	json_t			*val;
+	size_t			 nerr, i;
+	int			 seen[2];
+
+	*current = NULL;
+	*next = NULL;
+	nerr = errs->n;
+	if (!json_is_object(body)) {
+		verrs_add(errs, "model_attributes_type", "body", NULL,
+		    "Input should be a valid dictionary or object to extract "
+		    "fields from");
+		return (-1);
+	}
+
+	seen[0] = seen[1] = 0;
+	json_object_foreach(body, key, val) {
+		for (i = 0; i < 2; i++) {
+			if (strcmp(key, fields[i]) == 0)
+				break;
+		}
+		if (i == 2) {
+			verrs_add(errs, "extra_forbidden", "body", key,
+			    "Extra inputs are not permitted");
+			continue;
+		}
+		seen[i] = 1;
+		if (!json_is_string(val)) {
+			verrs_add(errs, "string_type", "body", key,
+			    "Input should be a valid string");
+			continue;
+		}
+		if (i == 1 && model_user_password(json_string_value(val),
+		    "new_password", errs) == -1)
+			continue;
+		if (i == 0 && strlen(json_string_value(val)) >
+		    USER_PASSWORD_MAX * 4) {
+			verrs_add(errs, "string_too_long", "body", key,
+			    "String should have at most %d characters",
+			    USER_PASSWORD_MAX);
+			continue;
+		}
+		*(i == 0 ? current : next) =
+		    user_strdup(json_string_value(val));
+	}
+	for (i = 0; i < 2; i++) {
+		if (!seen[i])
+			verrs_add(errs, "missing", "body", fields[i],
+			    "Field required");
+	}
+
+	if (errs->n != nerr) {
+		free(*current);
+		free(*next);
+		*current = NULL;
+		*next = NULL;
+		return (-1);
+	}
+	return (0);
+}

@@ -33,6 +33,13 @@ json_t	*json_body_parse(const char *buf, size_t len, struct verrs *errs);
 int	user_input_from_json(json_t *body, int op, int admin,
 	    struct user_input *in, struct verrs *errs);
 
+/*
+ * POST /users/me/password's body: {"current_password", "new_password"}.
+ * Returns 0 with two malloc'd strings, or -1 with every problem in errs.
+ */
+int	password_change_from_json(json_t *body, char **current, char **next,
+	    struct verrs *errs);
+
 /* The user object of the API (never a password or its hash). */
 json_t	*user_to_json(const struct user *);
 

@@ -1,0 +1,62 @@
+-- userapi: wrk script of `make bench`: GET BENCH_PATH ("{id}" = a random id of BENCH_IDS), one parsable result line.
+--
+-- Environment: BENCH_PATH (e.g. /users/{id} or /users?limit=10),
+-- BENCH_IDS (a file of ids, one a line; needed when the path has {id}),
+-- BENCH_TOKEN (sent as "Authorization: Bearer <token>" when set).
+
+local path = os.getenv("BENCH_PATH") or "/"
+local token = os.getenv("BENCH_TOKEN")
+local threads = 0
+
+if token ~= nil and token ~= "" then
+	wrk.headers["Authorization"] = "Bearer " .. token
+end
+
+-- Runs in the main state, once per thread: a distinct random seed each.
+function setup(thread)
+	threads = threads + 1
+	thread:set("seed", os.time() * 1000 + threads)
+end
+
+if path:find("{id}", 1, true) then
+	local file = os.getenv("BENCH_IDS")
+	local ids = {}
+
+	if file == nil or file == "" then
+		error("BENCH_IDS is not set")
+	end
+	for line in io.lines(file) do
+		if line ~= "" then
+			ids[#ids + 1] = line
+		end
+	end
+	if #ids == 0 then
+		error("no ids in " .. file)
+	end
+
+	function init(args)
+		math.randomseed(seed or os.time())
+	end
+
+	-- A request function makes wrk build every request; without one
+	-- (the fixed path below) wrk sends one prepared request again.
+	function request()
+		local p = path:gsub("{id}", ids[math.random(#ids)], 1)
+
+		return wrk.format("GET", p)
+	end
+else
+	wrk.path = path
+end
+
+-- One line for bench/run.sh; wrk counts a status >= 400 as a status error.
+function done(summary, latency, requests)
+	local e = summary.errors
+
+	io.write(string.format("wrk-result requests=%d duration_us=%d " ..
+	    "p50_us=%d p99_us=%d status=%d connect=%d read=%d write=%d " ..
+	    "timeout=%d\n", summary.requests, summary.duration,
+	    math.floor(latency:percentile(50)),
+	    math.floor(latency:percentile(99)),
+	    e.status, e.connect, e.read, e.write, e.timeout))
+end

@@ -1,0 +1,286 @@
+/* userapi: POST /token, the OAuth2 password grant (RFC 6749 4.3): logins. */
+
+/*
+ * login: read the form -> count the attempt and fetch the account (one
+ * query; 429 when locked out) -> verify the password on a task, against a
+ * dummy hash when the account is unknown, has no password or is inactive,
+ * so every failure costs the same -> sign a token, or 401.
+ */
+
+#include <sys/types.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include <kore/kore.h>
+#include <kore/http.h>
+
+#include "api/api.h"
+#include "auth/access.h"
+#include "auth/password.h"
+#include "auth/token.h"
+#include "config.h"
+#include "http/parse.h"
+#include "http/reply.h"
+#include "log.h"
+#include "model/verr.h"
+#include "store/store.h"
+
+#define STEP_START	0
+#define STEP_ACCOUNT	1	/* login_begin in flight */
+#define STEP_VERIFY	2	/* argon2id on a task */
+
+#define FORM_MAX	8192	/* bytes of a login form */
+
+struct login_state {
+	struct reqctx		 ctx;		/* must be first */
+	int			 step;
+	char			*username;
+	char			*password;
+	enum store_status	 status;
+	struct store_login	 account;
+	const char		*fail;		/* why, for the log only */
+};
+
+static void	login_cleanup(struct reqctx *);
+static int	login_start(struct http_request *, struct login_state *);
+static void	login_found(void *, struct store_reply *);
+static int	login_verify(struct http_request *, struct login_state *);
+static int	login_finish(struct http_request *, struct login_state *);
+static int	login_form(struct http_request *, char **);
+static void	login_refuse(struct http_request *, struct login_state *);
+
+int
+api_token(struct http_request *req)
+{
+	struct login_state	*st;
+
+	if (req->method != HTTP_METHOD_POST) {
+		reply_not_allowed(req, "POST");
+		return (KORE_RESULT_OK);
+	}
+
+	st = reqctx_open(req, sizeof(*st));
+	st->ctx.cleanup = login_cleanup;
+
+	switch (st->step) {
+	case STEP_START:
+		return (login_start(req, st));
+	case STEP_ACCOUNT:
+		return (login_verify(req, st));
+	default:
+		return (login_finish(req, st));
+	}
+}
+
+static void
+login_cleanup(struct reqctx *ctx)
+{
+	struct login_state	*st = (struct login_state *)ctx;
+
+	free(st->username);
+	if (st->password != NULL)
+		explicit_bzero(st->password, strlen(st->password));
+	free(st->password);
+	st->username = st->password = NULL;
+	explicit_bzero(st->account.hash, sizeof(st->account.hash));
+}
+
+/* Read the body as a form; 0 with *form malloc'd, or -1 once answered. */
+static int
+login_form(struct http_request *req, char **form)
+{
+	const char	*ctype;
+	size_t		 len;
+	ssize_t		 n;
+
+	*form = NULL;
+	if (!http_request_header(req, "content-type", &ctype) ||
+	    strncasecmp(ctype, "application/x-www-form-urlencoded",
+	    strlen("application/x-www-form-urlencoded")) ||
+	    (ctype[33] != '\0' && ctype[33] != ';' && ctype[33] != ' ')) {
+		reply_error(req, 415, "Content-Type must be "
+		    "application/x-www-form-urlencoded");
+		return (-1);
+	}
+	if (req->content_length > FORM_MAX) {
+		reply_error(req, 413, "Request body too large");
+		return (-1);
+	}
+
+	if ((*form = malloc(req->content_length + 1)) == NULL)
+		abort();
+	len = 0;
+	while (len < req->content_length) {
+		n = http_body_read(req, *form + len,
+		    req->content_length - len);
+		if (n <= 0)
+			break;
+		len += (size_t)n;
+	}
+	(*form)[len] = '\0';
+	return (0);
+}
+
+static int
+login_start(struct http_request *req, struct login_state *st)
+{
+	struct verrs	 errs;
+	char		*form, *grant;
+
+	if (login_form(req, &form) == -1)
+		return (KORE_RESULT_OK);
+
+	/* RFC 6749 5.2: another grant type is 400 unsupported_grant_type. */
+	if (parse_query(form, "grant_type", &grant) &&
+	    strcmp(grant, "password")) {
+		free(grant);
+		free(form);
+		reply_json(req, 400, json_pack("{s:s, s:s, s:s}",
+		    "error", "unsupported_grant_type",
+		    "error_description", "grant_type must be password",
+		    "detail", "Unsupported grant type"));
+		return (KORE_RESULT_OK);
+	}
+	free(grant);
+
+	verrs_init(&errs);
+	if (!parse_query(form, "username", &st->username))
+		verrs_add(&errs, "missing", "body", "username",
+		    "Field required");
+	if (!parse_query(form, "password", &st->password))
+		verrs_add(&errs, "missing", "body", "password",
+		    "Field required");
+	explicit_bzero(form, strlen(form));
+	free(form);
+	if (errs.n > 0) {
+		reply_validation(req, &errs);
+		verrs_free(&errs);
+		return (KORE_RESULT_OK);
+	}
+	verrs_free(&errs);
+
+	st->step = STEP_ACCOUNT;
+	st->ctx.query = login_store_begin(st->username, login_found, req);
+	http_request_sleep(req);
+	return (KORE_RESULT_RETRY);
+}
+
+static void
+login_found(void *arg, struct store_reply *r)
+{
+	struct http_request	*req = arg;
+	struct login_state	*st;
+
+	st = http_state_get(req);
+	st->ctx.query = NULL;
+	st->status = r->status;
+	st->account = r->login;
+	explicit_bzero(r->login.hash, sizeof(r->login.hash));
+	http_request_wakeup(req);
+}
+
+static int
+login_verify(struct http_request *req, struct login_state *st)
+{
+	char		 msg[PASSWORD_MSG_MAX], buf[24];
+	const char	*hash;
+	size_t		 len;
+	int		 n;
+
+	if (st->ctx.query != NULL) {
+		http_request_sleep(req);
+		return (KORE_RESULT_RETRY);
+	}
+	if (st->status != STORE_OK)
+		return (users_fail(req, st->status));
+
+	if (st->account.locked) {
+		log_warn("login refused for %s: locked out for %llds",
+		    st->username, st->account.retry_after);
+		(void)snprintf(buf, sizeof(buf), "%lld",
+		    st->account.retry_after);
+		http_response_header(req, "retry-after", buf);
+		reply_error(req, 429, "Too many failed logins, try again later");
+		return (KORE_RESULT_OK);
+	}
+
+	hash = st->account.hash;
+	if (!st->account.found) {
+		st->fail = "unknown account";
+		hash = password_dummy();
+	} else if (st->account.hash[0] == '\0') {
+		st->fail = "account has no password";
+		hash = password_dummy();
+	} else if (!st->account.is_active) {
+		st->fail = "account inactive";
+		hash = password_dummy();
+	}
+
+	len = password_msg(msg, sizeof(msg), PASSWORD_OP_VERIFY, hash,
+	    st->password, NULL);
+	if (len == 0) {
+		/* Longer than any password we store: cannot match. */
+		st->fail = "password too long";
+		len = password_msg(msg, sizeof(msg), PASSWORD_OP_VERIFY,
+		    password_dummy(), "", NULL);
+	}
+	n = reqctx_task_start(req, password_task, msg, len);
+	explicit_bzero(msg, sizeof(msg));
+	if (n == -1) {
+		reply_unavailable(req, 1);
+		return (KORE_RESULT_OK);
+	}
+	st->step = STEP_VERIFY;
+	return (KORE_RESULT_RETRY);
+}
+
+static int
+login_finish(struct http_request *req, struct login_state *st)
+{
+	char	 out[8];
+	char	*token;
+	size_t	 len;
+	long	 ttl;
+
+	len = sizeof(out) - 1;
+	if (!reqctx_task_result(req, out, &len))
+		return (KORE_RESULT_RETRY);
+	out[len] = '\0';
+
+	if (st->fail != NULL || len != 1 || out[0] != '1') {
+		if (st->fail == NULL)
+			st->fail = "wrong password";
+		login_refuse(req, st);
+		return (KORE_RESULT_OK);
+	}
+
+	ttl = (long)cfg.token_expire_min * 60;
+	token = token_issue(st->account.id, st->account.email,
+	    st->account.token_version, time(NULL), ttl);
+	if (token == NULL) {
+		log_error("could not sign a token");
+		reply_error(req, 500, "Internal Server Error");
+		return (KORE_RESULT_OK);
+	}
+	login_store_reset(st->username);
+
+	http_response_header(req, "cache-control", "no-store");
+	http_response_header(req, "pragma", "no-cache");
+	reply_json(req, 200, json_pack("{s:s, s:s, s:I}", "access_token",
+	    token, "token_type", "bearer", "expires_in", (json_int_t)ttl));
+	free(token);
+	return (KORE_RESULT_OK);
+}
+
+/* The reason goes to the log only; every failure answers the same. */
+static void
+login_refuse(struct http_request *req, struct login_state *st)
+{
+	log_warn("login failed for %s: %s (rid %s)", st->username, st->fail,
+	    st->ctx.rid);
+	access_deny(req, "Incorrect username or password");
+}

@@ -1,0 +1,20 @@
+/* userapi: who is calling: the bearer token of a request, and the 401 answers. */
+
+#ifndef USERAPI_AUTH_ACCESS_H
+#define USERAPI_AUTH_ACCESS_H
+
+struct http_request;
+struct caller;
+
+/*
+ * Check the request's bearer token (signature, alg, issuer, expiry) and
+ * fill c with its subject and token version; whether the user is still
+ * active and the token still current is checked by the request's own
+ * query. Returns 0, or -1 after answering 401 itself.
+ */
+int	access_caller(struct http_request *, struct caller *c);
+
+/* 401 {"detail": detail} with WWW-Authenticate: Bearer. */
+void	access_deny(struct http_request *, const char *detail);
+
+#endif
