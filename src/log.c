@@ -17,6 +17,22 @@ static void	log_line(const char *, const char *, va_list)
 		    __attribute__((format(printf, 2, 0)));
 static void	log_stamp(char *, size_t);
 static const char *log_who(void);
+static void	log_clean(char *, int);
+
+/*
+ * Lines stay one line each: control bytes become '?'. With ascii set,
+ * bytes above 0x7f too (a request path is ASCII on the wire, and a JSON
+ * line needs valid UTF-8).
+ */
+static void
+log_clean(char *s, int ascii)
+{
+	for (; *s != '\0'; s++) {
+		if ((unsigned char)*s < 0x20 || *s == 0x7f ||
+		    (ascii && (unsigned char)*s > 0x7f))
+			*s = '?';
+	}
+}
 
 static void
 log_stamp(char *buf, size_t len)
@@ -31,7 +47,7 @@ log_stamp(char *buf, size_t len)
 	(void)snprintf(buf, len, "%s.%06ldZ", tmp, (long)tv.tv_usec);
 }
 
-/* "parent" before the workers exist, else "wrk <pid>". */
+/* The process id: the parent's, or a worker's. */
 static const char *
 log_who(void)
 {
@@ -54,6 +70,12 @@ log_line(const char *level, const char *fmt, va_list ap)
 	if (cfg.log_format == CONFIG_LOG_JSON) {
 		o = json_pack("{s:s, s:s, s:s, s:s}", "ts", ts,
 		    "level", level, "pid", log_who(), "msg", msg);
+		if (o == NULL) {
+			/* Not valid UTF-8: keep the line, lose the bytes. */
+			log_clean(msg, 1);
+			o = json_pack("{s:s, s:s, s:s, s:s}", "ts", ts,
+			    "level", level, "pid", log_who(), "msg", msg);
+		}
 		if (o != NULL && (s = json_dumps(o, JSON_COMPACT)) != NULL) {
 			printf("%s\n", s);
 			free(s);
@@ -62,6 +84,7 @@ log_line(const char *level, const char *fmt, va_list ap)
 		return;
 	}
 
+	log_clean(msg, 0);
 	printf("%s %s [%s] %s\n", ts, level, log_who(), msg);
 }
 
@@ -111,16 +134,18 @@ void
 log_access(const char *method, const char *path, int status, size_t bytes,
     uint64_t usec, const char *rid)
 {
-	char		 ts[40];
+	char		 ts[40], clean[2048];
 	json_t		*o;
 	char		*s;
 
 	log_stamp(ts, sizeof(ts));
+	(void)snprintf(clean, sizeof(clean), "%s", path);
+	log_clean(clean, 1);
 
 	if (cfg.log_format == CONFIG_LOG_JSON) {
 		o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:i, s:I, s:I, s:s}",
 		    "ts", ts, "level", "info", "msg", "access",
-		    "method", method, "path", path, "status", status,
+		    "method", method, "path", clean, "status", status,
 		    "bytes", (json_int_t)bytes, "us", (json_int_t)usec,
 		    "request_id", rid);
 		if (o != NULL && (s = json_dumps(o, JSON_COMPACT)) != NULL) {
@@ -132,6 +157,6 @@ log_access(const char *method, const char *path, int status, size_t bytes,
 	}
 
 	printf("%s info [%s] access method=%s path=%s status=%d bytes=%zu "
-	    "us=%llu rid=%s\n", ts, log_who(), method, path, status, bytes,
+	    "us=%llu rid=%s\n", ts, log_who(), method, clean, status, bytes,
 	    (unsigned long long)usec, rid);
 }

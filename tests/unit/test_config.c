@@ -1,0 +1,745 @@
+/* userapi: unit tests of src/config.c (environment, defaults, errors). */
+
+#include <sys/stat.h>
+
+#include <fcntl.h>
+#include <limits.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <libpq-fe.h>
+
+#include "config.h"
+
+#define BIND_ERR \
+	"invalid BIND: expected an IP address and port, like 127.0.0.1:8000"
+#define DEV_ERR		"invalid USERAPI_DEV: expected 1 or 0"
+#define LOG_ERR		"invalid LOG_FORMAT: expected text or json"
+
+struct int_key {
+	const char	*key;
+	long long	 def;		/* -1: the number of CPUs, clamped */
+	long long	 min;
+	long long	 max;
+};
+
+struct bind_ok {
+	const char	*in;
+	const char	*host;
+	uint16_t	 port;
+};
+
+/* Every variable that config_load reads, and a few it must not care about. */
+static const char *env_keys[] = {
+	"USERAPI_DEV", "DATABASE_URL", "BIND", "WORKERS", "LOG_FORMAT",
+	"DB_POOL_SIZE", "DB_QUEUE_MAX", "DB_TIMEOUT_MS", "BODY_LIMIT",
+	"TASKS_MAX", "TASK_THREADS", "ARGON2_MEMORY_KIB", "ARGON2_ITERATIONS",
+	"ARGON2_PARALLELISM", "ACCESS_TOKEN_EXPIRE_MINUTES", "JWT_SECRET",
+	"JWT_SECRET_FILE", "JWT_ISSUER", "ADMIN_EMAIL", "ADMIN_PASSWORD",
+	"SMTP_URL", "MAIL_FROM",
+};
+
+static const struct int_key int_keys[] = {
+	{ "WORKERS", -1, 1, 64 },
+	{ "DB_POOL_SIZE", 4, 1, 64 },
+	{ "DB_QUEUE_MAX", 1024, 1, 65536 },
+	{ "DB_TIMEOUT_MS", 5000, 10, 600000 },
+	{ "BODY_LIMIT", 1048576, 1024, 67108864 },
+	{ "TASKS_MAX", 64, 1, 256 },
+	{ "TASK_THREADS", 2, 1, 64 },
+	{ "ARGON2_MEMORY_KIB", 19456, 8, 4194304 },
+	{ "ARGON2_ITERATIONS", 2, 1, 64 },
+	{ "ARGON2_PARALLELISM", 1, 1, 16 },
+	{ "ACCESS_TOKEN_EXPIRE_MINUTES", 30, 1, 525600 },
+};
+
+/* Not an integer in range for any key above. */
+static const char *int_bad[] = {
+	"abc", "x1", "1x", "4 ", " 4", "\t4", "4\n", "+4", "0x10", "010x",
+	"1e3", "4.0", "4,0", "1_000", "-", "--4", "- 4", "-+4",
+	"\xd9\xa4",			/* ARABIC-INDIC DIGIT FOUR */
+	"0", "-0", "-1", "-4", "-9223372036854775808",
+	"4294967297",			/* 1 if cut to 32 bits */
+	"4294967298",			/* 2 if cut to 32 bits */
+	"9223372036854775807", "9223372036854775808",
+	"-9223372036854775809", "99999999999999999999999",
+};
+
+static int	 env_clear(void **);
+static long long cpus_clamped(void);
+static long long cfg_int(const struct config *, const char *);
+static void	 load_ok(struct config *);
+static void	 load_fail(const char *);
+static char	*int_err(const struct int_key *);
+static void	 bind_good(const char *, const char *, uint16_t);
+static void	 bind_bad(const char *);
+static void	 dev_is(const char *, int);
+static void	 dsn_parses(const char *, const char *);
+
+static int
+env_clear(void **state)
+{
+	size_t	i;
+
+	for (i = 0; i < sizeof(env_keys) / sizeof(env_keys[0]); i++)
+		assert_int_equal(unsetenv(env_keys[i]), 0);
+	return (0);
+}
+
+static long long
+cpus_clamped(void)
+{
+	long	n;
+
+	n = sysconf(_SC_NPROCESSORS_ONLN);
+	if (n < 1)
+		return (1);
+	return (n > 64 ? 64 : n);
+}
+
+/* The field that an integer key fills. */
+static long long
+cfg_int(const struct config *c, const char *key)
+{
+	if (!strcmp(key, "WORKERS"))
+		return (c->workers);
+	if (!strcmp(key, "DB_POOL_SIZE"))
+		return (c->db_pool_size);
+	if (!strcmp(key, "DB_QUEUE_MAX"))
+		return (c->db_queue_max);
+	if (!strcmp(key, "DB_TIMEOUT_MS"))
+		return (c->db_timeout_ms);
+	if (!strcmp(key, "BODY_LIMIT"))
+		return ((long long)c->body_max);
+	if (!strcmp(key, "TASKS_MAX"))
+		return (c->tasks_max);
+	if (!strcmp(key, "TASK_THREADS"))
+		return (c->task_threads);
+	if (!strcmp(key, "ARGON2_MEMORY_KIB"))
+		return (c->argon2_m_kib);
+	if (!strcmp(key, "ARGON2_ITERATIONS"))
+		return (c->argon2_t);
+	if (!strcmp(key, "ARGON2_PARALLELISM"))
+		return (c->argon2_p);
+	if (!strcmp(key, "ACCESS_TOKEN_EXPIRE_MINUTES"))
+		return (c->token_expire_min);
+	fail_msg("no field for %s", key);
+	return (0);
+}
+
+/* config_load succeeds; the caller frees *c. */
+static void
+load_ok(struct config *c)
+{
+	char	err[256];
+
+	strcpy(err, "untouched");
+	memset(c, 0xa5, sizeof(*c));
+	if (config_load(c, err, sizeof(err)) != 0)
+		fail_msg("config_load failed: %s", err);
+	assert_string_equal(err, "untouched");
+	assert_non_null(c->database_url);
+	assert_non_null(c->bind_host);
+}
+
+/* config_load fails with exactly want, one line; nothing leaks. */
+static void
+load_fail(const char *want)
+{
+	struct config	c;
+	char		err[256];
+
+	memset(err, 'X', sizeof(err));
+	memset(&c, 0xa5, sizeof(c));
+	if (config_load(&c, err, sizeof(err)) != -1)
+		fail_msg("config_load accepted, want '%s'", want);
+	if (strcmp(err, want) != 0)
+		fail_msg("want '%s'\n got '%s'", want, err);
+	assert_null(strchr(err, '\n'));
+	/* A failed BIND leaves no half-checked host behind. */
+	if (!strncmp(want, "invalid BIND", 12))
+		assert_null(c.bind_host);
+	config_free(&c);
+	assert_null(c.database_url);
+	assert_null(c.bind_host);
+}
+
+static char *
+int_err(const struct int_key *k)
+{
+	char	*s;
+
+	if (asprintf(&s, "invalid %s: expected an integer from %lld to %lld",
+	    k->key, k->min, k->max) == -1)
+		abort();
+	return (s);
+}
+
+/* --- defaults ------------------------------------------------------------- */
+
+static void
+test_defaults(void **state)
+{
+	struct config	c;
+	char		cwd[PATH_MAX], want[PATH_MAX + 128];
+
+	load_ok(&c);
+	assert_string_equal(c.bind_host, "127.0.0.1");
+	assert_int_equal(c.bind_port, 8000);
+	assert_int_equal(c.workers, cpus_clamped());
+	assert_int_equal(c.dev, 0);	/* the unit build is not a dev build */
+	assert_int_equal(c.log_format, CONFIG_LOG_TEXT);
+	assert_int_equal(c.db_pool_size, 4);
+	assert_int_equal(c.db_queue_max, 1024);
+	assert_int_equal(c.db_timeout_ms, 5000);
+	assert_int_equal(c.body_max, 1048576);
+	assert_int_equal(c.tasks_max, 64);
+	assert_int_equal(c.task_threads, 2);
+	assert_int_equal(c.argon2_m_kib, 19456);
+	assert_int_equal(c.argon2_t, 2);
+	assert_int_equal(c.argon2_p, 1);
+	assert_int_equal(c.token_expire_min, 30);
+	assert_string_equal(c.jwt_issuer, "userapi");
+	assert_null(c.admin_email);
+	assert_null(c.admin_password);
+	assert_string_equal(c.smtp_url, "smtp://localhost:1025");
+	assert_string_equal(c.mail_from, "userapi@localhost");
+
+	assert_non_null(getcwd(cwd, sizeof(cwd)));
+	(void)snprintf(want, sizeof(want),
+	    "host=%s/var/run port=5432 dbname=userapi user=userapi", cwd);
+	if (strpbrk(cwd, " \t'\\") == NULL)
+		assert_string_equal(c.database_url, want);
+	dsn_parses(c.database_url, cwd);
+	config_free(&c);
+	assert_null(c.database_url);
+	assert_null(c.smtp_url);
+	/* Harmless twice. */
+	config_free(&c);
+}
+
+/* An empty value is the default, for every key. */
+static void
+test_empty_is_default(void **state)
+{
+	struct config	c, d;
+	size_t		i;
+
+	load_ok(&d);
+	for (i = 0; i < sizeof(env_keys) / sizeof(env_keys[0]); i++)
+		assert_int_equal(setenv(env_keys[i], "", 1), 0);
+	load_ok(&c);
+	assert_string_equal(c.database_url, d.database_url);
+	assert_string_equal(c.bind_host, "127.0.0.1");
+	assert_int_equal(c.bind_port, 8000);
+	assert_int_equal(c.dev, 0);
+	assert_int_equal(c.log_format, CONFIG_LOG_TEXT);
+	for (i = 0; i < sizeof(int_keys) / sizeof(int_keys[0]); i++)
+		assert_int_equal(cfg_int(&c, int_keys[i].key),
+		    cfg_int(&d, int_keys[i].key));
+	assert_string_equal(c.jwt_issuer, "userapi");
+	assert_null(c.admin_email);
+	assert_null(c.admin_password);
+	assert_string_equal(c.smtp_url, "smtp://localhost:1025");
+	assert_string_equal(c.mail_from, "userapi@localhost");
+	config_free(&c);
+	config_free(&d);
+}
+
+/* --- integers ------------------------------------------------------------- */
+
+static void
+test_int_ranges(void **state)
+{
+	const struct int_key	*k;
+	struct config		 c;
+	char			 buf[32], *err;
+	long long		 def, mid;
+	size_t			 i;
+
+	for (i = 0; i < sizeof(int_keys) / sizeof(int_keys[0]); i++) {
+		k = &int_keys[i];
+		(void)env_clear(NULL);
+		def = k->def == -1 ? cpus_clamped() : k->def;
+		load_ok(&c);
+		assert_int_equal(cfg_int(&c, k->key), def);
+		config_free(&c);
+
+		/* The bounds are in, one beyond is out. */
+		(void)snprintf(buf, sizeof(buf), "%lld", k->min);
+		assert_int_equal(setenv(k->key, buf, 1), 0);
+		load_ok(&c);
+		assert_int_equal(cfg_int(&c, k->key), k->min);
+		config_free(&c);
+
+		(void)snprintf(buf, sizeof(buf), "%lld", k->max);
+		assert_int_equal(setenv(k->key, buf, 1), 0);
+		load_ok(&c);
+		assert_int_equal(cfg_int(&c, k->key), k->max);
+		config_free(&c);
+
+		/* Not the default, so the value is really read. */
+		mid = k->min + (k->max - k->min) / 3;
+		if (mid == def)
+			mid++;
+		(void)snprintf(buf, sizeof(buf), "%lld", mid);
+		assert_int_equal(setenv(k->key, buf, 1), 0);
+		load_ok(&c);
+		assert_int_equal(cfg_int(&c, k->key), mid);
+		config_free(&c);
+
+		/* Leading zeros are still decimal, not octal. */
+		(void)snprintf(buf, sizeof(buf), "0%lld", k->min + 7);
+		assert_int_equal(setenv(k->key, buf, 1), 0);
+		load_ok(&c);
+		assert_int_equal(cfg_int(&c, k->key), k->min + 7);
+		config_free(&c);
+
+		err = int_err(k);
+		(void)snprintf(buf, sizeof(buf), "%lld", k->min - 1);
+		assert_int_equal(setenv(k->key, buf, 1), 0);
+		load_fail(err);
+		(void)snprintf(buf, sizeof(buf), "%lld", k->max + 1);
+		assert_int_equal(setenv(k->key, buf, 1), 0);
+		load_fail(err);
+		free(err);
+	}
+}
+
+static void
+test_int_bad(void **state)
+{
+	const struct int_key	*k;
+	char			*err;
+	size_t			 i, j;
+
+	for (i = 0; i < sizeof(int_keys) / sizeof(int_keys[0]); i++) {
+		k = &int_keys[i];
+		err = int_err(k);
+		for (j = 0; j < sizeof(int_bad) / sizeof(int_bad[0]); j++) {
+			(void)env_clear(NULL);
+			assert_int_equal(setenv(k->key, int_bad[j], 1), 0);
+			load_fail(err);
+		}
+		free(err);
+	}
+}
+
+static void
+test_int_messages(void **state)
+{
+	assert_int_equal(setenv("DB_POOL_SIZE", "0", 1), 0);
+	load_fail("invalid DB_POOL_SIZE: expected an integer from 1 to 64");
+	(void)env_clear(NULL);
+	assert_int_equal(setenv("BODY_LIMIT", "1k", 1), 0);
+	load_fail("invalid BODY_LIMIT: expected an integer from 1024 to "
+	    "67108864");
+	(void)env_clear(NULL);
+	assert_int_equal(setenv("ACCESS_TOKEN_EXPIRE_MINUTES", "-30", 1), 0);
+	load_fail("invalid ACCESS_TOKEN_EXPIRE_MINUTES: expected an integer "
+	    "from 1 to 525600");
+	(void)env_clear(NULL);
+	assert_int_equal(setenv("WORKERS", "65", 1), 0);
+	load_fail("invalid WORKERS: expected an integer from 1 to 64");
+
+	/* The first bad key in load order is the one named. */
+	(void)env_clear(NULL);
+	assert_int_equal(setenv("ACCESS_TOKEN_EXPIRE_MINUTES", "x", 1), 0);
+	assert_int_equal(setenv("DB_TIMEOUT_MS", "9", 1), 0);
+	load_fail("invalid DB_TIMEOUT_MS: expected an integer from 10 to "
+	    "600000");
+	assert_int_equal(setenv("BIND", "nowhere", 1), 0);
+	load_fail(BIND_ERR);
+	assert_int_equal(setenv("USERAPI_DEV", "maybe", 1), 0);
+	load_fail(DEV_ERR);
+}
+
+/* A short buffer gets a cut, terminated message. */
+static void
+test_err_short(void **state)
+{
+	struct config	c;
+	char		err[16];
+
+	assert_int_equal(setenv("DB_POOL_SIZE", "x", 1), 0);
+	memset(err, 'X', sizeof(err));
+	assert_int_equal(config_load(&c, err, 10), -1);
+	assert_string_equal(err, "invalid D");
+	assert_int_equal(err[10], 'X');
+	config_free(&c);
+}
+
+static void
+test_argon2_memory(void **state)
+{
+	struct config	c;
+
+	/* At least 8 KiB per lane. */
+	assert_int_equal(setenv("ARGON2_PARALLELISM", "2", 1), 0);
+	assert_int_equal(setenv("ARGON2_MEMORY_KIB", "16", 1), 0);
+	load_ok(&c);
+	assert_int_equal(c.argon2_m_kib, 16);
+	assert_int_equal(c.argon2_p, 2);
+	config_free(&c);
+
+	assert_int_equal(setenv("ARGON2_MEMORY_KIB", "15", 1), 0);
+	load_fail("invalid ARGON2_MEMORY_KIB: must be at least 8 times "
+	    "ARGON2_PARALLELISM");
+	assert_int_equal(setenv("ARGON2_MEMORY_KIB", "8", 1), 0);
+	load_fail("invalid ARGON2_MEMORY_KIB: must be at least 8 times "
+	    "ARGON2_PARALLELISM");
+
+	assert_int_equal(setenv("ARGON2_PARALLELISM", "16", 1), 0);
+	assert_int_equal(setenv("ARGON2_MEMORY_KIB", "127", 1), 0);
+	load_fail("invalid ARGON2_MEMORY_KIB: must be at least 8 times "
+	    "ARGON2_PARALLELISM");
+	assert_int_equal(setenv("ARGON2_MEMORY_KIB", "128", 1), 0);
+	load_ok(&c);
+	config_free(&c);
+
+	/* The default memory is enough for the most lanes. */
+	assert_int_equal(unsetenv("ARGON2_MEMORY_KIB"), 0);
+	load_ok(&c);
+	assert_int_equal(c.argon2_m_kib, 19456);
+	assert_int_equal(c.argon2_p, 16);
+	config_free(&c);
+}
+
+/* --- BIND ----------------------------------------------------------------- */
+
+static void
+bind_good(const char *in, const char *host, uint16_t port)
+{
+	struct config	c;
+
+	assert_int_equal(setenv("BIND", in, 1), 0);
+	load_ok(&c);
+	if (strcmp(c.bind_host, host) != 0 || c.bind_port != port)
+		fail_msg("BIND '%s': want %s port %u, got %s port %u", in,
+		    host, port, c.bind_host, c.bind_port);
+	config_free(&c);
+}
+
+static void
+bind_bad(const char *in)
+{
+	struct config	 c;
+	char		 err[256];
+
+	assert_int_equal(setenv("BIND", in, 1), 0);
+	err[0] = '\0';
+	if (config_load(&c, err, sizeof(err)) != -1)
+		fail_msg("BIND '%s' accepted as %s port %u", in, c.bind_host,
+		    c.bind_port);
+	config_free(&c);
+	load_fail(BIND_ERR);
+}
+
+static void
+test_bind_ok(void **state)
+{
+	size_t		i;
+	static const struct bind_ok ok[] = {
+		{ "127.0.0.1:8000", "127.0.0.1", 8000 },
+		{ "8080", "0.0.0.0", 8080 },
+		{ ":8080", "0.0.0.0", 8080 },
+		{ "0.0.0.0:80", "0.0.0.0", 80 },
+		{ "10.1.2.3:1", "10.1.2.3", 1 },
+		{ "255.255.255.255:65535", "255.255.255.255", 65535 },
+		{ "1", "0.0.0.0", 1 },
+		{ "65535", "0.0.0.0", 65535 },
+		{ ":08080", "0.0.0.0", 8080 },	/* decimal, not octal */
+		{ "[::1]:8000", "::1", 8000 },
+		{ "[::]:8000", "::", 8000 },
+		{ "[2001:db8::42]:443", "2001:db8::42", 443 },
+		{ "[::ffff:127.0.0.1]:9000", "::ffff:127.0.0.1", 9000 },
+		{ "[FE80::A]:1", "FE80::A", 1 },
+	};
+
+	for (i = 0; i < sizeof(ok) / sizeof(ok[0]); i++)
+		bind_good(ok[i].in, ok[i].host, ok[i].port);
+}
+
+static void
+test_bind_bad(void **state)
+{
+	size_t		i;
+	static const char *bad[] = {
+		/* Host names are refused: BIND takes IP addresses only. */
+		"localhost:80", "localhost", "example.com:80",
+		"cafe:80", "dead.beef:80", "abc:8000", "a:1",
+		/* Ports. */
+		"host:", "127.0.0.1:", ":", ":0", "0", ":65536", "65536",
+		":99999999999999999999", ":-1", "-1", ":+80", "+80", ": 80",
+		" 80", ":80 ", ":80\n", ":8080x", ":0x50", "0x50", ":80.0",
+		"[::1]:0", "[::1]:65536",
+		/* An address without a port. */
+		"1.2.3.4", "127.0.0.1", "::1", "[::1]", "[::1]:",
+		/* v4. */
+		"1.2.3:80", "1.2.3.4.5:80", "256.1.1.1:80", "1.2.3.-4:80",
+		"1..3.4:80", " 127.0.0.1:80", "127.0.0.1 :80", "0:80",
+		"127.1:80",
+		/* v6 needs its brackets, and nothing else may have them. */
+		"::1:8000", ":::8000", "2001:db8::1:443", "[]:8000",
+		"[127.0.0.1]:80", "[::1]8000", "[::1]:80:80", "[::1:80",
+		"::1]:80", "[[::1]]:80", "[::g]:80", "[fe80::1%lo]:80",
+		"[ ::1]:80",
+		/* Not a config line either. */
+		"127.0.0.1:80\n}", "1.2.3.4:80;",
+	};
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		bind_bad(bad[i]);
+}
+
+/* --- USERAPI_DEV, LOG_FORMAT ---------------------------------------------- */
+
+static void
+dev_is(const char *in, int want)
+{
+	struct config	c;
+
+	assert_int_equal(setenv("USERAPI_DEV", in, 1), 0);
+	load_ok(&c);
+	if (c.dev != want)
+		fail_msg("USERAPI_DEV '%s': want %d, got %d", in, want, c.dev);
+	config_free(&c);
+}
+
+static void
+test_dev(void **state)
+{
+	size_t		i;
+	static const char *bad[] = {
+		"2", "-1", "TRUE", "True", "YES", "on", "off", "y", "n",
+		" 1", "1 ", "01", "00", "truee", "1\n",
+	};
+
+	dev_is("1", 1);
+	dev_is("true", 1);
+	dev_is("yes", 1);
+	dev_is("0", 0);
+	dev_is("false", 0);
+	dev_is("no", 0);
+	dev_is("", 0);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_int_equal(setenv("USERAPI_DEV", bad[i], 1), 0);
+		load_fail(DEV_ERR);
+	}
+}
+
+static void
+test_log_format(void **state)
+{
+	struct config	c;
+	size_t		i;
+	static const char *bad[] = {
+		"JSON", "Text", "TEXT", "yaml", " json", "json ", "js", "1",
+		"text,json",
+	};
+
+	assert_int_equal(setenv("LOG_FORMAT", "json", 1), 0);
+	load_ok(&c);
+	assert_int_equal(c.log_format, CONFIG_LOG_JSON);
+	config_free(&c);
+	assert_int_equal(setenv("LOG_FORMAT", "text", 1), 0);
+	load_ok(&c);
+	assert_int_equal(c.log_format, CONFIG_LOG_TEXT);
+	config_free(&c);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_int_equal(setenv("LOG_FORMAT", bad[i], 1), 0);
+		load_fail(LOG_ERR);
+	}
+}
+
+/* --- strings and DATABASE_URL --------------------------------------------- */
+
+static void
+test_strings(void **state)
+{
+	struct config	c;
+
+	assert_int_equal(setenv("DATABASE_URL",
+	    "postgresql://u:p@db.example:5433/app?sslmode=require", 1), 0);
+	assert_int_equal(setenv("JWT_ISSUER", "issuer", 1), 0);
+	assert_int_equal(setenv("ADMIN_EMAIL", "root@example.com", 1), 0);
+	assert_int_equal(setenv("ADMIN_PASSWORD", " pass word ", 1), 0);
+	assert_int_equal(setenv("SMTP_URL", "smtp://mail:25", 1), 0);
+	assert_int_equal(setenv("MAIL_FROM", "noreply@example.com", 1), 0);
+	load_ok(&c);
+	assert_string_equal(c.database_url,
+	    "postgresql://u:p@db.example:5433/app?sslmode=require");
+	assert_string_equal(c.jwt_issuer, "issuer");
+	assert_string_equal(c.admin_email, "root@example.com");
+	assert_string_equal(c.admin_password, " pass word ");
+	assert_string_equal(c.smtp_url, "smtp://mail:25");
+	assert_string_equal(c.mail_from, "noreply@example.com");
+	config_free(&c);
+
+	/* Copies: the environment may change afterwards. */
+	assert_int_equal(setenv("DATABASE_URL", "dbname=x", 1), 0);
+	load_ok(&c);
+	assert_int_equal(setenv("DATABASE_URL", "dbname=y", 1), 0);
+	assert_string_equal(c.database_url, "dbname=x");
+	config_free(&c);
+}
+
+/* dsn is a conninfo libpq reads as host dir/var/run of db userapi. */
+static void
+dsn_parses(const char *dsn, const char *dir)
+{
+	PQconninfoOption	*opts, *o;
+	char			*msg, host[PATH_MAX + 16];
+	int			 seen;
+
+	msg = NULL;
+	if ((opts = PQconninfoParse(dsn, &msg)) == NULL)
+		fail_msg("libpq refuses '%s': %s", dsn, msg ? msg : "?");
+	(void)snprintf(host, sizeof(host), "%s/var/run", dir);
+	seen = 0;
+	for (o = opts; o->keyword != NULL; o++) {
+		if (!strcmp(o->keyword, "host")) {
+			assert_non_null(o->val);
+			assert_string_equal(o->val, host);
+			seen++;
+		} else if (!strcmp(o->keyword, "port")) {
+			assert_string_equal(o->val, "5432");
+			seen++;
+		} else if (!strcmp(o->keyword, "dbname")) {
+			assert_string_equal(o->val, "userapi");
+			seen++;
+		} else if (!strcmp(o->keyword, "user")) {
+			assert_string_equal(o->val, "userapi");
+			seen++;
+		} else if (o->val != NULL) {
+			fail_msg("'%s' sets %s", dsn, o->keyword);
+		}
+	}
+	assert_int_equal(seen, 4);
+	PQconninfoFree(opts);
+}
+
+static void
+test_embedded_dsn(void **state)
+{
+	char		*dsn;
+	size_t		 i;
+	static const char *dirs[] = {
+		"/srv/userapi", "/", "/tmp/a b", "/tmp/it's",
+		"/tmp/back\\slash",
+		"/tmp/tab\there", "/tmp/new\nline", "/tmp/'", "/tmp/\\'\\",
+		"/tmp/x=y", "/tmp/caf\xc3\xa9",
+	};
+
+	dsn = config_embedded_dsn("/srv/userapi");
+	assert_string_equal(dsn,
+	    "host=/srv/userapi/var/run port=5432 dbname=userapi user=userapi");
+	free(dsn);
+	dsn = config_embedded_dsn("/tmp/a b");
+	assert_string_equal(dsn,
+	    "host='/tmp/a b/var/run' port=5432 dbname=userapi user=userapi");
+	free(dsn);
+	dsn = config_embedded_dsn("/tmp/it's\\");
+	assert_string_equal(dsn, "host='/tmp/it\\'s\\\\/var/run' port=5432 "
+	    "dbname=userapi user=userapi");
+	free(dsn);
+
+	for (i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
+		dsn = config_embedded_dsn(dirs[i]);
+		dsn_parses(dsn, dirs[i]);
+		free(dsn);
+	}
+}
+
+/* DATABASE_URL unset: the cluster under the working directory. */
+static void
+test_database_url_cwd(void **state)
+{
+	struct config	 c;
+	char		 tmpl[] = "/tmp/userapi test's.XXXXXX", *dir;
+	char		 want[PATH_MAX];
+	int		 home;
+
+	assert_true((home = open(".", O_RDONLY | O_DIRECTORY)) != -1);
+	assert_non_null(dir = mkdtemp(tmpl));
+	assert_int_equal(chdir(dir), 0);
+
+	load_ok(&c);
+	dsn_parses(c.database_url, dir);
+	(void)snprintf(want, sizeof(want), "host='/tmp/userapi test\\'s.%s"
+	    "/var/run' port=5432 dbname=userapi user=userapi",
+	    dir + strlen("/tmp/userapi test's."));
+	assert_string_equal(c.database_url, want);
+	config_free(&c);
+
+	/* Set wins over the directory; empty does not. */
+	assert_int_equal(setenv("DATABASE_URL", "dbname=other", 1), 0);
+	load_ok(&c);
+	assert_string_equal(c.database_url, "dbname=other");
+	config_free(&c);
+	assert_int_equal(setenv("DATABASE_URL", "", 1), 0);
+	load_ok(&c);
+	dsn_parses(c.database_url, dir);
+	config_free(&c);
+
+	/* A working directory that is gone cannot name a cluster. */
+	assert_int_equal(rmdir(dir), 0);
+	load_fail("DATABASE_URL unset and the working directory is unknown");
+	assert_int_equal(setenv("DATABASE_URL", "dbname=other", 1), 0);
+	load_ok(&c);
+	assert_string_equal(c.database_url, "dbname=other");
+	config_free(&c);
+
+	assert_int_equal(fchdir(home), 0);
+	(void)close(home);
+}
+
+/* What a failure had allocated goes with config_free (LeakSanitizer). */
+static void
+test_free_after_failure(void **state)
+{
+	struct config	c;
+	char		err[256];
+
+	assert_int_equal(setenv("DATABASE_URL", "dbname=x", 1), 0);
+	assert_int_equal(setenv("ACCESS_TOKEN_EXPIRE_MINUTES", "0", 1), 0);
+	assert_int_equal(config_load(&c, err, sizeof(err)), -1);
+	assert_string_equal(c.database_url, "dbname=x");
+	assert_string_equal(c.bind_host, "127.0.0.1");
+	config_free(&c);
+	assert_null(c.database_url);
+	assert_null(c.bind_host);
+	assert_int_equal(c.bind_port, 0);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup(test_defaults, env_clear),
+		cmocka_unit_test_setup(test_empty_is_default, env_clear),
+		cmocka_unit_test_setup(test_int_ranges, env_clear),
+		cmocka_unit_test_setup(test_int_bad, env_clear),
+		cmocka_unit_test_setup(test_int_messages, env_clear),
+		cmocka_unit_test_setup(test_err_short, env_clear),
+		cmocka_unit_test_setup(test_argon2_memory, env_clear),
+		cmocka_unit_test_setup(test_bind_ok, env_clear),
+		cmocka_unit_test_setup(test_bind_bad, env_clear),
+		cmocka_unit_test_setup(test_dev, env_clear),
+		cmocka_unit_test_setup(test_log_format, env_clear),
+		cmocka_unit_test_setup(test_strings, env_clear),
+		cmocka_unit_test_setup(test_embedded_dsn, env_clear),
+		cmocka_unit_test_setup(test_database_url_cwd, env_clear),
+		cmocka_unit_test_setup(test_free_after_failure, env_clear),
+	};
+
+	(void)env_clear(NULL);
+	return (cmocka_run_group_tests(tests, NULL, NULL));
+}

@@ -1,0 +1,541 @@
+/* userapi: unit tests of http/parse.c and model/query.c (request parts). */
+
+#include <limits.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "http/parse.h"
+#include "model/query.h"
+#include "model/user.h"
+#include "model/verr.h"
+
+#define INT_PARSING \
+	"Input should be a valid integer, unable to parse string as an integer"
+
+struct json_case {
+	const char	*ctype;
+	int		 want;
+};
+
+struct query_case {
+	const char	*qs;
+	const char	*key;
+	const char	*want;		/* NULL: absent */
+};
+
+struct match_case {
+	const char	*in;
+	long long	 want;
+};
+
+static void	query_is(const char *, const char *, const char *);
+static void	tail_is(const char *, const char *, size_t, int, const char *);
+static void	expect_one(struct verrs *, const char *, const char *,
+		    const char *, const char *);
+static void	int_ok(const char *, long long, long long, long long,
+		    long long);
+static void	int_bad(const char *, const char *, long long, long long,
+		    const char *, const char *);
+
+/* errs holds exactly one error: type at [loc0, loc1] saying msg. */
+static void
+expect_one(struct verrs *errs, const char *type, const char *loc0,
+    const char *loc1, const char *msg)
+{
+	assert_int_equal(errs->n, 1);
+	assert_string_equal(errs->v[0].type, type);
+	assert_int_equal(errs->v[0].nloc, 2);
+	assert_string_equal(errs->v[0].loc[0], loc0);
+	assert_string_equal(errs->v[0].loc[1], loc1);
+	assert_int_equal(errs->v[0].loc_int, 0);
+	assert_string_equal(errs->v[0].msg, msg);
+}
+
+/* --- parse_is_json -------------------------------------------------------- */
+
+static void
+test_is_json(void **state)
+{
+	size_t		i;
+	static const struct json_case cases[] = {
+		{ "application/json", 1 },
+		{ "application/json; charset=utf-8", 1 },
+		{ "application/json;charset=UTF-8", 1 },
+		{ "application/json ; charset=utf-8", 1 },
+		{ "application/json\t;charset=utf-8", 1 },
+		{ "application/json;", 1 },
+		{ "application/json ", 1 },
+		{ "APPLICATION/JSON", 1 },
+		{ "Application/Json; Charset=utf-8", 1 },
+		{ "application/problem+json", 1 },
+		{ "application/vnd.api+json; charset=utf-8", 1 },
+		{ "application/merge-patch+json", 1 },
+		{ "application/a+json", 1 },
+		{ "application/X+JSON", 1 },
+		{ "text/json", 0 },
+		{ "text/plain", 0 },
+		{ "text/plain; a=application/json", 0 },
+		{ "application/jsonx", 0 },
+		{ "application/json5", 0 },
+		{ "application/json-seq", 0 },
+		{ "application/xjson", 0 },
+		{ "application/x-json", 0 },
+		{ "application/+json", 0 },
+		{ "application/x+jsonx", 0 },
+		{ "application/x+json5", 0 },
+		{ "application/x-www-form-urlencoded", 0 },
+		{ "multipart/form-data; boundary=x", 0 },
+		{ "application/", 0 },
+		{ "application", 0 },
+		{ "json", 0 },
+		{ "+json", 0 },
+		{ "/json", 0 },
+		{ "xapplication/json", 0 },
+		{ "application/jso", 0 },
+		{ "application/json x", 0 },
+		{ "text/x+json", 0 },
+		{ ";application/json", 0 },
+		{ "", 0 },
+		{ " ", 0 },
+		{ ";", 0 },
+	};
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		if (parse_is_json(cases[i].ctype) != cases[i].want)
+			fail_msg("'%s': want %d", cases[i].ctype,
+			    cases[i].want);
+	}
+}
+
+/* --- parse_query ---------------------------------------------------------- */
+
+static void
+query_is(const char *qs, const char *key, const char *want)
+{
+	char	*out;
+	int	 r;
+
+	out = (char *)0x1;
+	r = parse_query(qs, key, &out);
+	if (want == NULL) {
+		if (r != 0 || out != NULL)
+			fail_msg("'%s' key '%s': want absent, got %d", qs ?
+			    qs : "(null)", key, r);
+		return;
+	}
+	if (r != 1 || out == NULL)
+		fail_msg("'%s' key '%s': want '%s', got %d", qs, key, want, r);
+	if (strcmp(out, want) != 0)
+		fail_msg("'%s' key '%s': want '%s', got '%s'", qs, key, want,
+		    out);
+	free(out);
+}
+
+static void
+test_query(void **state)
+{
+	size_t		i;
+	static const struct query_case cases[] = {
+		/* Present, absent, first value wins. */
+		{ "a=1", "a", "1" },
+		{ "a=1&b=2", "b", "2" },
+		{ "a=1&b=2", "c", NULL },
+		{ "a=1&a=2", "a", "1" },
+		{ "b=0&a=1&a=2&a=3", "a", "1" },
+		{ "", "a", NULL },
+		{ "&", "a", NULL },
+		{ "&&a=1&&", "a", "1" },
+		/* Empty value, key without '='. */
+		{ "a=", "a", "" },
+		{ "a=&a=2", "a", "" },
+		{ "a", "a", "" },
+		{ "x=1&a", "a", "" },
+		{ "a&a=2", "a", "" },
+		{ "ab", "a", NULL },
+		{ "a=b=c", "a", "b=c" },
+		{ "a==", "a", "=" },
+		{ "=1", "a", NULL },
+		/* Keys that are prefixes of others, and case. */
+		{ "limitx=5&limit=3", "limit", "3" },
+		{ "limit=3&limitx=5", "limitx", "5" },
+		{ "limitx=5", "limit", NULL },
+		{ "limi=5", "limit", NULL },
+		{ "xlimit=5", "limit", NULL },
+		{ "limit=5", "limi", NULL },
+		{ "Limit=5", "limit", NULL },
+		{ "limit =5", "limit", NULL },
+		{ "limit=5", "limit=5", NULL },
+		/* ';' does not separate. */
+		{ "a=1;b=2", "a", "1;b=2" },
+		{ "a=1;b=2", "b", NULL },
+		/* Percent decoding and '+'. */
+		{ "a=%41%42", "a", "AB" },
+		{ "a=%41", "a", "A" },
+		{ "a=x%41", "a", "xA" },
+		{ "a=%2b", "a", "+" },
+		{ "a=%2B", "a", "+" },
+		{ "a=hello+world", "a", "hello world" },
+		{ "a=+", "a", " " },
+		{ "a=%20", "a", " " },
+		{ "a=%26&b=2", "a", "&" },
+		{ "a=1%262", "a", "1&2" },
+		{ "a=%3D", "a", "=" },
+		{ "a=caf%C3%A9", "a", "caf\xc3\xa9" },
+		{ "a=%e2%82%ac", "a", "\xe2\x82\xac" },
+		{ "a=%ff", "a", "\xff" },
+		{ "a=%2541", "a", "%41" },
+		/* The key is decoded too. */
+		{ "lim%69t=5", "limit", "5" },
+		{ "a+b=1", "a b", "1" },
+		{ "a%20b=1", "a b", "1" },
+		{ "a%3Db=1", "a=b", "1" },
+		{ "a%26b=1", "a&b", "1" },
+		{ "a%3Db=1", "a", NULL },
+		/* Bad escapes stay as they are. */
+		{ "a=%", "a", "%" },
+		{ "a=%4", "a", "%4" },
+		{ "a=%4&b=1", "a", "%4" },
+		{ "a=%zz", "a", "%zz" },
+		{ "a=%4g", "a", "%4g" },
+		{ "a=%g4", "a", "%g4" },
+		{ "a=%%41", "a", "%A" },
+		{ "a=100%", "a", "100%" },
+		{ "a=%+1", "a", "% 1" },
+		{ "%=1", "%", "1" },
+		/* %00 stays, so no value has a NUL in it. */
+		{ "a=%00", "a", "%00" },
+		{ "a=x%00y", "a", "x%00y" },
+		{ "a=%000", "a", "%000" },
+		{ "a=%0%00", "a", "%0%00" },
+		{ "a%00=1", "a", NULL },
+		{ "a%00=1", "a%00", "1" },
+		{ "a=%01", "a", "\x01" },
+	};
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		query_is(cases[i].qs, cases[i].key, cases[i].want);
+	query_is(NULL, "a", NULL);
+	query_is(NULL, "", NULL);
+}
+
+/* A long query is read without running past its end (ASan). */
+static void
+test_query_long(void **state)
+{
+	char	*qs, *out;
+	size_t	 n;
+
+	n = 100000;
+	assert_non_null(qs = malloc(n + 16));
+	memset(qs, '&', n);
+	memcpy(qs + n, "a=%4", 5);
+	query_is(qs, "a", "%4");
+	memset(qs, 'x', n);
+	memcpy(qs, "a=", 2);
+	qs[n] = '\0';
+	assert_int_equal(parse_query(qs, "a", &out), 1);
+	assert_int_equal(strlen(out), n - 2);
+	free(out);
+	free(qs);
+}
+
+/* --- parse_path_tail ------------------------------------------------------ */
+
+static void
+tail_is(const char *path, const char *prefix, size_t len, int rc,
+    const char *want)
+{
+	char	out[256];
+
+	assert_true(len <= sizeof(out));
+	memset(out, 'Z', sizeof(out));
+	if (parse_path_tail(path, prefix, out, len) != rc)
+		fail_msg("'%s' after '%s': want %d", path, prefix, rc);
+	if (rc == 0) {
+		if (strcmp(out, want) != 0)
+			fail_msg("'%s' after '%s': want '%s', got '%s'", path,
+			    prefix, want, out);
+		/* Nothing written beyond len. */
+		if (len < sizeof(out))
+			assert_int_equal(out[len], 'Z');
+	}
+}
+
+static void
+test_path_tail(void **state)
+{
+	tail_is("/users/abc", "/users/", 128, 0, "abc");
+	tail_is("/users/abc/def", "/users/", 128, 0, "abc");
+	tail_is("/users/abc/", "/users/", 128, 0, "abc");
+	tail_is("/users/", "/users/", 128, 0, "");
+	tail_is("/users//x", "/users/", 128, 0, "");
+	tail_is("/users/a%2Fb", "/users/", 128, 0, "a%2Fb");
+	tail_is("/users/a?b", "/users/", 128, 0, "a?b");
+	tail_is("/users/123e4567-e89b-12d3-a456-426614174000", "/users/",
+	    128, 0, "123e4567-e89b-12d3-a456-426614174000");
+
+	/* Cut to len - 1. */
+	tail_is("/users/abcdef", "/users/", 4, 0, "abc");
+	tail_is("/users/abc", "/users/", 4, 0, "abc");
+	tail_is("/users/abc", "/users/", 3, 0, "ab");
+	tail_is("/users/abc", "/users/", 1, 0, "");
+
+	/* Not under the prefix. */
+	tail_is("/users", "/users/", 128, -1, NULL);
+	tail_is("/user/abc", "/users/", 128, -1, NULL);
+	tail_is("/Users/abc", "/users/", 128, -1, NULL);
+	tail_is("/usersabc", "/users/", 128, -1, NULL);
+	tail_is("users/abc", "/users/", 128, -1, NULL);
+	tail_is("", "/users/", 128, -1, NULL);
+	tail_is("/x/users/abc", "/users/", 128, -1, NULL);
+
+	tail_is("anything", "", 128, 0, "anything");
+}
+
+/* --- parse_if_match ------------------------------------------------------- */
+
+static void
+test_if_match(void **state)
+{
+	size_t		i;
+	static const struct match_case cases[] = {
+		/* Any version. */
+		{ "*", PARSE_ANY_VERSION },
+		{ " *", PARSE_ANY_VERSION },
+		{ "\t* ", PARSE_ANY_VERSION },
+		{ "*\t", PARSE_ANY_VERSION },
+		{ "**", PARSE_NO_MATCH },
+		{ "*x", PARSE_NO_MATCH },
+		{ "* x", PARSE_NO_MATCH },
+		{ "* \"5\"", PARSE_NO_MATCH },
+		{ "\"*\"", PARSE_NO_MATCH },
+		/* A strong tag of ours. */
+		{ "\"5\"", 5 },
+		{ " \"5\" ", 5 },
+		{ "\t\"5\"\t", 5 },
+		{ "\"1\"", 1 },
+		{ "\"123456789012\"", 123456789012LL },
+		{ "\"9223372036854775807\"", LLONG_MAX },
+		/* Weak tags never match. */
+		{ "W/\"5\"", PARSE_NO_MATCH },
+		{ "w/\"5\"", PARSE_NO_MATCH },
+		{ "W/ \"5\"", PARSE_NO_MATCH },
+		{ "W/\"5\", \"6\"", 6 },
+		/* Lists: the first strong tag of ours. */
+		{ "\"3\", \"5\"", 3 },
+		{ "\"3\",\"5\"", 3 },
+		{ "\"3\" ,\t\"5\"", 3 },
+		{ "\"x\", \"5\"", 5 },
+		{ "\"\", \"5\"", 5 },
+		{ "\"0\", \"5\"", 5 },
+		{ "\"05\", \"7\"", 7 },
+		{ "\"5\"x, \"7\"", 7 },
+		{ ", , \"5\"", 5 },
+		{ "\"5\",", 5 },
+		{ "W/\"1\", W/\"2\"", PARSE_NO_MATCH },
+		/* Garbage. */
+		{ "", PARSE_NO_MATCH },
+		{ " ", PARSE_NO_MATCH },
+		{ ",", PARSE_NO_MATCH },
+		{ ",,,", PARSE_NO_MATCH },
+		{ "5", PARSE_NO_MATCH },
+		{ "\"5", PARSE_NO_MATCH },
+		{ "\"55", PARSE_NO_MATCH },
+		{ "5\"", PARSE_NO_MATCH },
+		{ "\"", PARSE_NO_MATCH },
+		{ "\"\"", PARSE_NO_MATCH },
+		{ "\"\"\"", PARSE_NO_MATCH },
+		{ "\"5x\"", PARSE_NO_MATCH },
+		{ "\"x5\"", PARSE_NO_MATCH },
+		{ "\"abc\"", PARSE_NO_MATCH },
+		{ "\"5 \"", PARSE_NO_MATCH },
+		{ "\" 5\"", PARSE_NO_MATCH },
+		{ "\"+5\"", PARSE_NO_MATCH },
+		{ "\"5.0\"", PARSE_NO_MATCH },
+		{ "\"0x5\"", PARSE_NO_MATCH },
+		{ "\"5\"x", PARSE_NO_MATCH },
+		{ "\"5\"\"", PARSE_NO_MATCH },
+		{ "\"5\";", PARSE_NO_MATCH },
+		{ "\"5\" \"6\"", PARSE_NO_MATCH },
+		{ "'5'", PARSE_NO_MATCH },
+		{ "\"5,6\"", PARSE_NO_MATCH },
+		/* Versions start at 1 and are written without leading zeros. */
+		{ "\"0\"", PARSE_NO_MATCH },
+		{ "\"00\"", PARSE_NO_MATCH },
+		{ "\"05\"", PARSE_NO_MATCH },
+		{ "\"-1\"", PARSE_NO_MATCH },
+		{ "\"-5\"", PARSE_NO_MATCH },
+		/* Overflow is no match, not LLONG_MAX. */
+		{ "\"9223372036854775808\"", PARSE_NO_MATCH },
+		{ "\"99999999999999999999\"", PARSE_NO_MATCH },
+		{ "\"18446744073709551621\"", PARSE_NO_MATCH },
+		{ "\"99999999999999999999\", \"4\"", 4 },
+	};
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		if (parse_if_match(cases[i].in) != cases[i].want)
+			fail_msg("If-Match '%s': want %lld, got %lld",
+			    cases[i].in, cases[i].want,
+			    parse_if_match(cases[i].in));
+	}
+	/* The two markers are not versions. */
+	assert_true(PARSE_ANY_VERSION < 0);
+	assert_true(PARSE_NO_MATCH < 0);
+	assert_true(PARSE_ANY_VERSION != PARSE_NO_MATCH);
+}
+
+/* --- model_query_int ------------------------------------------------------ */
+
+static void
+int_ok(const char *val, long long def, long long min, long long max,
+    long long want)
+{
+	struct verrs	errs;
+	long long	out;
+
+	verrs_init(&errs);
+	out = 424242;
+	if (model_query_int(val, "n", def, min, max, &out, &errs) != 0)
+		fail_msg("'%s' refused: %s", val ? val : "(null)",
+		    errs.n > 0 ? errs.v[0].msg : "?");
+	assert_int_equal(errs.n, 0);
+	assert_int_equal(out, want);
+}
+
+static void
+int_bad(const char *val, const char *name, long long min, long long max,
+    const char *type, const char *msg)
+{
+	struct verrs	errs;
+	long long	out;
+
+	verrs_init(&errs);
+	out = 424242;
+	if (model_query_int(val, name, 7, min, max, &out, &errs) != -1)
+		fail_msg("'%s' accepted as %lld", val, out);
+	assert_int_equal(out, 424242);
+	expect_one(&errs, type, "query", name, msg);
+	verrs_free(&errs);
+}
+
+static void
+test_query_int(void **state)
+{
+	struct verrs	 errs;
+	long long	 out;
+	size_t		 i;
+	static const char *unparsable[] = {
+		"", "abc", "5x", "x5", "5 5", "0x10", "1e3", "--1", "-", "+",
+		"\xd9\xa5",		/* ARABIC-INDIC DIGIT FIVE */
+		"99999999999999999999", "-99999999999999999999",
+		"9223372036854775808",
+		/* Strict: pydantic's lax mode would take these. */
+		" 5", "5 ", "+5", "5.0", "1_000", "\t5", "5\n",
+	};
+
+	int_ok(NULL, 10, 1, 100, 10);
+	int_ok(NULL, 0, 0, INT64_MAX, 0);
+	int_ok("1", 10, 1, 100, 1);
+	int_ok("100", 10, 1, 100, 100);
+	int_ok("42", 10, 1, 100, 42);
+	int_ok("007", 10, 1, 100, 7);
+	int_ok("0", 0, 0, INT64_MAX, 0);
+	int_ok("-0", 0, 0, INT64_MAX, 0);
+	int_ok("-5", 0, -10, 10, -5);
+	int_ok("9223372036854775807", 0, 0, INT64_MAX, INT64_MAX);
+	int_ok("-9223372036854775808", 0, INT64_MIN, 0, INT64_MIN);
+
+	for (i = 0; i < sizeof(unparsable) / sizeof(unparsable[0]); i++)
+		int_bad(unparsable[i], "limit", 1, 100, "int_parsing",
+		    INT_PARSING);
+
+	int_bad("0", "limit", 1, 100, "greater_than_equal",
+	    "Input should be greater than or equal to 1");
+	int_bad("-1", "skip", 0, INT64_MAX, "greater_than_equal",
+	    "Input should be greater than or equal to 0");
+	int_bad("-9223372036854775808", "skip", 0, INT64_MAX,
+	    "greater_than_equal",
+	    "Input should be greater than or equal to 0");
+	int_bad("101", "limit", 1, 100, "less_than_equal",
+	    "Input should be less than or equal to 100");
+	int_bad("4294967297", "limit", 1, 100, "less_than_equal",
+	    "Input should be less than or equal to 100");
+	int_bad("-11", "n", -10, 10, "greater_than_equal",
+	    "Input should be greater than or equal to -10");
+
+	/* Errors add up, so skip and limit are reported together. */
+	verrs_init(&errs);
+	assert_int_equal(model_query_int("x", "skip", 0, 0, INT64_MAX, &out,
+	    &errs), -1);
+	assert_int_equal(model_query_int("0", "limit", 10, 1, 100, &out,
+	    &errs), -1);
+	assert_int_equal(model_query_int("5", "limit", 10, 1, 100, &out,
+	    &errs), 0);
+	assert_int_equal(out, 5);
+	assert_int_equal(errs.n, 2);
+	assert_string_equal(errs.v[0].type, "int_parsing");
+	assert_string_equal(errs.v[0].loc[1], "skip");
+	assert_string_equal(errs.v[1].type, "greater_than_equal");
+	assert_string_equal(errs.v[1].loc[1], "limit");
+	verrs_free(&errs);
+}
+
+/* --- model_path_uuid ------------------------------------------------------ */
+
+static void
+test_path_uuid(void **state)
+{
+	struct verrs	errs;
+	char		out[UUID_STR_LEN + 1];
+	size_t		i;
+	static const char *bad[] = {
+		"", "abc", "me", "123e4567-e89b-12d3-a456-42661417400",
+		"123e4567-e89b-12d3-a456-4266141740000",
+		"123e4567-e89b-12d3-a456-42661417400g",
+		"{123e4567-e89b-12d3-a456-426614174000}",
+		" 123e4567-e89b-12d3-a456-426614174000",
+		"123e4567-e89b-12d3-a456-426614174000/",
+		"123e4567-e89b-12d3-a456-426614174000%20",
+		"..",
+	};
+
+	verrs_init(&errs);
+	assert_int_equal(model_path_uuid("123E4567-E89B-12D3-A456-426614174000",
+	    out, &errs), 0);
+	assert_string_equal(out, "123e4567-e89b-12d3-a456-426614174000");
+	assert_int_equal(model_path_uuid("123e4567e89b12d3a456426614174000",
+	    out, &errs), 0);
+	assert_string_equal(out, "123e4567-e89b-12d3-a456-426614174000");
+	assert_int_equal(errs.n, 0);
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		if (model_path_uuid(bad[i], out, &errs) != -1)
+			fail_msg("'%s' accepted as a user id", bad[i]);
+		expect_one(&errs, "uuid_parsing", "path", "user_id",
+		    "Input should be a valid UUID");
+		verrs_free(&errs);
+	}
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_is_json),
+		cmocka_unit_test(test_query),
+		cmocka_unit_test(test_query_long),
+		cmocka_unit_test(test_path_tail),
+		cmocka_unit_test(test_if_match),
+		cmocka_unit_test(test_query_int),
+		cmocka_unit_test(test_path_uuid),
+	};
+
+	return (cmocka_run_group_tests(tests, NULL, NULL));
+}
