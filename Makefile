@@ -20,8 +20,9 @@ HEADERS		:= $(shell find src -name '*.h' 2>/dev/null)
 
 export DEB_CFLAGS_APPEND := $(KORE_KILL)
 
-.PHONY: all deps deps-build deps-run deps-test deps-bench build sanitize \
-	run dev db db-stop stop psql test unit e2e bench clean kodev-setup
+.PHONY: all deps deps-build deps-run deps-test deps-bench deps-dev build \
+	sanitize run dev db db-stop stop psql test unit e2e bench clean \
+	kodev-setup
 
 all: build kodev-setup
 
@@ -35,6 +36,8 @@ deps-test:
 	@scripts/deps.sh build run test
 deps-bench:
 	@scripts/deps.sh build run bench
+deps-dev:
+	@scripts/deps.sh build run dev
 
 # --- binaries ---------------------------------------------------------------
 # $(call kodev_build,flavor,kore features)
@@ -48,7 +51,7 @@ define kodev_build
 	@cd $(STAGE) && KORE_BUILD_FLAVOR=$(1) KORE_OBJDIR=$(BUILD)/obj-$(1) \
 	    KORE_FLAVOR="$(2)" KODEV_OUTPUT=$(BUILD)/$(1) kodev build \
 	    > $(BUILD)/$(1)/build.log 2>&1 || { cat $(BUILD)/$(1)/build.log; exit 1; }
-	@grep -E 'warning|error' $(BUILD)/$(1)/build.log || true
+	@grep -E ': (warning|error):' $(BUILD)/$(1)/build.log || true
 endef
 
 build: deps-build userapi
@@ -77,14 +80,27 @@ kodev-setup:
 run: deps-run build
 	@scripts/run.sh $(TOP)/userapi
 
+# The dev build served from the repository, rebuilt and restarted on every
+# save under src/ conf/ sql/ migrations/ assets/ (scripts/dev.sh).
+dev: deps-dev kodev-setup
+	@scripts/dev.sh
+
 db: deps-run
 	@scripts/pgembed.sh start
 
 db-stop stop:
 	@scripts/pgembed.sh stop
 
+# psql on the service's database (DATABASE_URL, else the embedded cluster)
+# with the helpers of sql/inspect.sql (:users, :admins, ...) loaded after
+# the user's own psqlrc.
 psql: deps-run
-	@scripts/pgembed.sh psql
+	@mkdir -p $(BUILD)
+	@rc=$${PSQLRC:-$$HOME/.psqlrc}; { \
+		if [ -f "$$rc" ] && [ "$$rc" != $(BUILD)/psqlrc ]; then printf "\\i '%s'\n" "$$rc"; fi; \
+		printf "\\i '%s'\n" "$(TOP)/sql/inspect.sql"; \
+	} > $(BUILD)/psqlrc
+	@PSQLRC=$(BUILD)/psqlrc scripts/pgembed.sh psql
 
 # --- tests ------------------------------------------------------------------
 test: deps-test sanitize
