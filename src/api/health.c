@@ -48,14 +48,11 @@ api_readyz(struct http_request *req)
 	st = reqctx_open(req, sizeof(*st));
 	if (!st->asked) {
 		st->asked = 1;
-		st->ctx.query = health_store_schema(ready_answer, req);
-		http_request_sleep(req);
-		return (KORE_RESULT_RETRY);
+		return (reqctx_wait(req, health_store_schema(ready_answer,
+		    req)));
 	}
-	if (st->ctx.query != NULL) {
-		http_request_sleep(req);
+	if (reqctx_waiting(req))
 		return (KORE_RESULT_RETRY);
-	}
 
 	if (st->status != STORE_OK) {
 		http_response_header(req, "retry-after", "1");
@@ -79,8 +76,7 @@ ready_answer(void *arg, struct store_reply *r)
 	struct http_request	*req = arg;
 	struct ready_state	*st;
 
-	st = http_state_get(req);
-	st->ctx.query = NULL;
+	st = reqctx_answered(req);
 	st->status = r->status;
 	(void)snprintf(st->version, sizeof(st->version), "%s", r->text);
 	http_request_wakeup(req);

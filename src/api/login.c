@@ -164,9 +164,8 @@ login_start(struct http_request *req, struct login_state *st)
 	verrs_free(&errs);
 
 	st->step = STEP_ACCOUNT;
-	st->ctx.query = login_store_begin(st->username, login_found, req);
-	http_request_sleep(req);
-	return (KORE_RESULT_RETRY);
+	return (reqctx_wait(req, login_store_begin(st->username, login_found,
+	    req)));
 }
 
 static void
@@ -175,8 +174,7 @@ login_found(void *arg, struct store_reply *r)
 	struct http_request	*req = arg;
 	struct login_state	*st;
 
-	st = http_state_get(req);
-	st->ctx.query = NULL;
+	st = reqctx_answered(req);
 	st->status = r->status;
 	st->account = r->login;
 	explicit_bzero(r->login.hash, sizeof(r->login.hash));
@@ -191,10 +189,8 @@ login_verify(struct http_request *req, struct login_state *st)
 	size_t		 len;
 	int		 n;
 
-	if (st->ctx.query != NULL) {
-		http_request_sleep(req);
+	if (reqctx_waiting(req))
 		return (KORE_RESULT_RETRY);
-	}
 	if (st->status != STORE_OK)
 		return (users_fail(req, st->status));
 

@@ -109,10 +109,8 @@ me_show(struct http_request *req, int greeting)
 	if (st->step == STEP_START)
 		return (me_wait(req, st, user_store_me(&st->caller,
 		    me_stored, req)));
-	if (st->ctx.query != NULL) {
-		http_request_sleep(req);
+	if (reqctx_waiting(req))
 		return (KORE_RESULT_RETRY);
-	}
 	if (st->status != STORE_OK)
 		return (users_fail(req, st->status == STORE_NOT_FOUND ?
 		    STORE_UNAUTHORIZED : st->status));
@@ -132,10 +130,8 @@ me_show(struct http_request *req, int greeting)
 static int
 me_wait(struct http_request *req, struct me_state *st, struct db_query *q)
 {
-	st->ctx.query = q;
 	st->step++;
-	http_request_sleep(req);
-	return (KORE_RESULT_RETRY);
+	return (reqctx_wait(req, q));
 }
 
 static void
@@ -144,8 +140,7 @@ me_stored(void *arg, struct store_reply *r)
 	struct http_request	*req = arg;
 	struct me_state		*st;
 
-	st = http_state_get(req);
-	st->ctx.query = NULL;
+	st = reqctx_answered(req);
 	st->status = r->status;
 	if (r->status == STORE_OK && r->n > 0) {
 		st->out = user_to_json(&r->users[0]);
@@ -220,10 +215,8 @@ me_password_check(struct http_request *req, struct me_state *st)
 	size_t		 len;
 	int		 n;
 
-	if (st->ctx.query != NULL) {
-		http_request_sleep(req);
+	if (reqctx_waiting(req))
 		return (KORE_RESULT_RETRY);
-	}
 	if (st->status != STORE_OK)
 		return (users_fail(req, st->status));
 
@@ -260,18 +253,15 @@ me_password_save(struct http_request *req, struct me_state *st)
 			reply_error(req, 400, "Incorrect password");
 			return (KORE_RESULT_OK);
 		}
-		st->ctx.query = password_store_set(&st->caller, out + 1,
-		    me_stored, req);
-		explicit_bzero(out, sizeof(out));
 		st->step = STEP_SAVE;
-		http_request_sleep(req);
+		(void)reqctx_wait(req, password_store_set(&st->caller,
+		    out + 1, me_stored, req));
+		explicit_bzero(out, sizeof(out));
 		return (KORE_RESULT_RETRY);
 	}
 
-	if (st->ctx.query != NULL) {
-		http_request_sleep(req);
+	if (reqctx_waiting(req))
 		return (KORE_RESULT_RETRY);
-	}
 	if (st->status != STORE_OK)
 		return (users_fail(req, st->status));
 	log_info("password changed for %s; older tokens retired",

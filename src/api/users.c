@@ -293,10 +293,8 @@ static int
 users_sleep(struct http_request *req, struct users_state *st,
     struct db_query *q)
 {
-	st->ctx.query = q;
 	st->step = STEP_STORE;
-	http_request_sleep(req);
-	return (KORE_RESULT_RETRY);
+	return (reqctx_wait(req, q));
 }
 
 /* Store callback: keep the answer, wake the request. */
@@ -307,8 +305,7 @@ users_stored(void *arg, struct store_reply *r)
 	struct users_state	*st;
 	size_t			 i;
 
-	st = http_state_get(req);
-	st->ctx.query = NULL;
+	st = reqctx_answered(req);
 	st->status = r->status;
 
 	if (r->status == STORE_OK) {
@@ -333,10 +330,8 @@ users_answer(struct http_request *req, struct users_state *st)
 	char	buf[128];
 	json_t	*out;
 
-	if (st->ctx.query != NULL) {
-		http_request_sleep(req);
+	if (reqctx_waiting(req))
 		return (KORE_RESULT_RETRY);
-	}
 	if (st->status != STORE_OK)
 		return (users_fail(req, st->status));
 

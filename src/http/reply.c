@@ -110,6 +110,33 @@ reqctx_request_id(struct http_request *req, struct reqctx *ctx)
 }
 
 int
+reqctx_wait(struct http_request *req, struct db_query *q)
+{
+	reqctx_get(req)->query = q;
+	http_request_sleep(req);
+	return (KORE_RESULT_RETRY);
+}
+
+int
+reqctx_waiting(struct http_request *req)
+{
+	if (reqctx_get(req)->query == NULL)
+		return (0);
+	http_request_sleep(req);
+	return (1);
+}
+
+void *
+reqctx_answered(struct http_request *req)
+{
+	struct reqctx	*ctx;
+
+	ctx = http_state_get(req);
+	ctx->query = NULL;
+	return (ctx);
+}
+
+int
 reqctx_task_start(struct http_request *req, int (*fn)(struct kore_task *),
     const void *data, size_t len)
 {

@@ -36,6 +36,17 @@ void	*reqctx_open(struct http_request *, size_t len);
 struct reqctx *reqctx_get(struct http_request *);
 
 /*
+ * Waiting on the database: reqctx_wait parks the request on query q and
+ * returns KORE_RESULT_RETRY for the handler to return; the query's
+ * callback takes the state with reqctx_answered, keeps what it needs and
+ * calls http_request_wakeup. On later calls reqctx_waiting is 1 (and the
+ * request sleeps again) while the answer has not come.
+ */
+int	reqctx_wait(struct http_request *, struct db_query *q);
+int	reqctx_waiting(struct http_request *);
+void	*reqctx_answered(struct http_request *);
+
+/*
  * Run fn on a task thread bound to the request, data written to its
  * channel. Returns 0, or -1 when TASKS_MAX tasks are in flight in this
  * worker (the caller answers 503). The request sleeps until it ends.
