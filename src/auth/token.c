@@ -99,9 +99,13 @@ token_check(const char *token, time_t now, struct token_claims *c,
 		*why = "expired";
 		goto out;
 	}
+	/*
+	 * libjwt 1.10 sets errno only for a missing grant and reads one
+	 * of another type as 0: no token of ours was issued at or before 0.
+	 */
 	errno = 0;
 	c->iat = jwt_get_grant_int(jwt, "iat");
-	if (errno != 0 || c->iat > (long)now + TOKEN_SKEW) {
+	if (errno != 0 || c->iat <= 0 || c->iat > (long)now + TOKEN_SKEW) {
 		*why = "issued in the future";
 		goto out;
 	}
