@@ -55,10 +55,15 @@ define kodev_build
 endef
 
 build: deps-build userapi
-userapi: $(SOURCES) Makefile
+# ./userapi is a copy of the release build: in a checkout named userapi,
+# `kodev run` writes its dev build there, and the next `make` puts the
+# release build back.
+userapi: $(BUILD)/prod/userapi FORCE
+	@cmp -s $< $@ || { cp $< $@ && echo "built ./userapi"; }
+$(BUILD)/prod/userapi: $(SOURCES) Makefile
 	$(call kodev_build,prod,$(KORE_FEATURES))
-	@cp $(BUILD)/prod/userapi $(TOP)/userapi
-	@echo "built ./userapi"
+
+FORCE:
 
 sanitize: deps-build $(BUILD)/sanitize/userapi
 $(BUILD)/sanitize/userapi: $(SOURCES) Makefile
