@@ -11,8 +11,26 @@
 # table and the service's largest total RSS (all its processes) seen while
 # wrk ran. Everything it starts is stopped by PID on exit, Ctrl-C included.
 #
+# Logins: first, before the cluster starts, bench/argon2id.py hashes one
+# password at the service's argon2id cost and takes the median CPU time of
+# 20 verifies (the libargon2 the service links); every seeded user gets
+# that hash. Last, after pgbench, wrk (-t2 -c16) POSTs /token, each login
+# a different account (bench/token.lua), and while it runs a second wrk
+# (-t1 -c4) probes GET /healthz, each connection waiting 10 ms between
+# requests: a probe, not a second load, which would take the CPUs the
+# logins are meant to fill. The GET rows carry the admin's bearer token,
+# which user_get checks in the same query. A second table
+# gives logins/s against the physical limit, CPUs / the time of one verify,
+# and /healthz's latency while the argon2id tasks fill the CPUs; a line says
+# how the CPUs were shared meanwhile (the service, everything else, idle),
+# since a busy machine lowers the first ratio.
+#
 # BENCH_DURATION (seconds, default 10) and BENCH_CONNECTIONS (wrk, default
-# 64) shorten or widen a run; the table says what was used.
+# 64) shorten or widen a run; the table says what was used. The argon2id
+# cost and the task threads are the service's settings, read from the
+# environment with the service's defaults (ARGON2_MEMORY_KIB,
+# ARGON2_ITERATIONS, ARGON2_PARALLELISM, TASK_THREADS, TASKS_MAX) and passed
+# to it explicitly, so the verify the bench times is the one it serves.
 set -euo pipefail
 
 PGBIN=/usr/lib/postgresql/15/bin
@@ -20,6 +38,17 @@ USERS=10000
 DURATION=${BENCH_DURATION:-10}
 CONNS=${BENCH_CONNECTIONS:-64}
 ADMIN_EMAIL=bench-admin@example.com
+PYTHON=/usr/bin/python3
+ARGON2_M=${ARGON2_MEMORY_KIB:-19456}
+ARGON2_T=${ARGON2_ITERATIONS:-2}
+ARGON2_P=${ARGON2_PARALLELISM:-1}
+TASK_THREADS=${TASK_THREADS:-2}
+TASKS_MAX=${TASKS_MAX:-64}
+VERIFY_RUNS=20		# verifies timed, the median is kept
+LOGIN_THREADS=2		# wrk -t on POST /token
+LOGIN_CONNS=16		# wrk -c on POST /token, well under TASKS_MAX
+HEALTH_CONNS=4		# wrk -c on GET /healthz meanwhile
+HEALTH_DELAY_MS=10	# pause of each of those connections between requests
 
 TOP=$(cd "$(dirname "$0")/.." && pwd -P)
 PGEMBED=$TOP/scripts/pgembed.sh
@@ -27,6 +56,7 @@ PGEMBED=$TOP/scripts/pgembed.sh
 tmp=""
 svc_pid=""
 bg_pid=""
+hz_pid=""
 pg_started=0
 
 die() {
@@ -69,6 +99,24 @@ tree_rss_kib() {
 	echo "$sum"
 }
 
+# CPU time of pid and its descendants, their reaped children included,
+# in clock ticks.
+tree_cpu_ticks() {
+	local p sum=0 t
+
+	for p in $(tree_pids "$1"); do
+		t=$(sed 's/.*) //' "/proc/$p/stat" 2>/dev/null |
+		    awk '{ print $12 + $13 + $14 + $15 }') || true
+		sum=$((sum + ${t:-0}))
+	done
+	echo "$sum"
+}
+
+# The machine's CPU time so far, all CPUs, clock ticks: "busy idle".
+machine_ticks() {
+	awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9, $5 + $6 }' /proc/stat
+}
+
 # TERM a child of ours and its descendants; KILL what is left after 10 s.
 stop_tree() {
 	local pid=$1 pids
@@ -89,6 +137,7 @@ cleanup() {
 
 	trap - EXIT INT TERM
 	[ -z "$bg_pid" ] || stop_tree "$bg_pid"
+	[ -z "$hz_pid" ] || stop_tree "$hz_pid"
 	if [ -n "$svc_pid" ]; then
 		stop_tree "$svc_pid"
 		if [ "$rc" -ne 0 ] && [ "$rc" -ne 130 ] && [ "$rc" -ne 143 ] &&
@@ -108,14 +157,17 @@ cleanup() {
 # --- setup ------------------------------------------------------------------
 
 check_tools() {
-	local t
+	local t v
 
-	for t in wrk curl "$PGBIN/pgbench" "$PGBIN/psql"; do
+	for t in wrk curl "$PGBIN/pgbench" "$PGBIN/psql" "$PYTHON"; do
 		command -v "$t" >/dev/null ||
-		    die "$t not found (make deps-bench installs wrk, curl, postgresql-15)"
+		    die "$t not found (make deps-bench installs wrk, curl, postgresql-15, python3)"
 	done
 	[[ $DURATION =~ ^[1-9][0-9]*$ ]] || die "invalid BENCH_DURATION: $DURATION"
 	[[ $CONNS =~ ^[1-9][0-9]*$ ]] || die "invalid BENCH_CONNECTIONS: $CONNS"
+	while IFS='=' read -r t v; do
+		[[ $v =~ ^[1-9][0-9]*$ ]] || die "invalid $t: $v"
+	done < <(service_env)
 }
 
 sql() {
@@ -124,10 +176,11 @@ sql() {
 
 seed() {
 	# Columns of migrations/0001_users.sql; the rest take their defaults.
-	sql <<-EOF
-	INSERT INTO users (name, email, age, is_active, is_admin)
+	# Every user has the password of user.pw (one hash, see time_verify).
+	sql -v hash="$hash" <<-EOF
+	INSERT INTO users (name, email, age, is_active, is_admin, password_hash)
 	SELECT 'Bench User ' || i, 'bench' || i || '@example.com', i % 100,
-	    true, false
+	    true, false, :'hash'
 	FROM generate_series(1, $USERS) AS i;
 	CREATE TABLE bench_ids (n int PRIMARY KEY, id uuid NOT NULL);
 	INSERT INTO bench_ids
@@ -138,6 +191,29 @@ seed() {
 	sql -c "SELECT id FROM bench_ids ORDER BY n" >"$tmp/ids"
 	[ "$(wc -l <"$tmp/ids")" -eq "$USERS" ] ||
 	    die "seeding gave $(wc -l <"$tmp/ids") ids, not $USERS"
+	sql -c "SELECT u.email FROM bench_ids b JOIN users u USING (id)
+	    ORDER BY b.n" >"$tmp/logins"
+	[ "$(wc -l <"$tmp/logins")" -eq "$USERS" ] ||
+	    die "seeding gave $(wc -l <"$tmp/logins") e-mails, not $USERS"
+}
+
+# One argon2id hash of user.pw at the service's cost, and the median time
+# of one verify (CPU time of every thread; wall time too). Sets hash,
+# v_cpu_us, v_wall_us.
+time_verify() {
+	local out=$tmp/argon2id.out line
+
+	"$PYTHON" "$TOP/bench/argon2id.py" "$ARGON2_M" "$ARGON2_T" \
+	    "$ARGON2_P" "$VERIFY_RUNS" <"$tmp/user.pw" >"$out" 2>&1 ||
+	    die "timing argon2id failed: $(tail -n 3 "$out")"
+	line=$(grep '^argon2id-result ' "$out") ||
+	    die "no result from bench/argon2id.py: $(tail -n 3 "$out")"
+	hash=$(field "$line" hash)
+	v_cpu_us=$(field "$line" cpu_us)
+	v_wall_us=$(field "$line" wall_us)
+	if [[ $hash != "\$argon2id\$"* ]] || [[ ! $v_cpu_us =~ ^[1-9][0-9]*$ ]]; then
+		die "bad result from bench/argon2id.py: $line"
+	fi
 }
 
 # user_get's parameters in order, as the service binds them for GET
@@ -224,9 +300,17 @@ free_port() {
 	die "no free port found on 127.0.0.1"
 }
 
+# The argon2id cost and task settings of the service, for env(1).
+service_env() {
+	printf '%s\n' "ARGON2_MEMORY_KIB=$ARGON2_M" "ARGON2_ITERATIONS=$ARGON2_T" \
+	    "ARGON2_PARALLELISM=$ARGON2_P" "TASK_THREADS=$TASK_THREADS" \
+	    "TASKS_MAX=$TASKS_MAX"
+}
+
 start_service() {
-	WORKERS=2 USERAPI_DEV=1 LOG_FORMAT=text BIND="127.0.0.1:$port" \
-	    "$bin" serve >"$tmp/service.log" 2>&1 &
+	# shellcheck disable=SC2046
+	env $(service_env) WORKERS=2 USERAPI_DEV=1 LOG_FORMAT=text \
+	    BIND="127.0.0.1:$port" "$bin" serve >"$tmp/service.log" 2>&1 &
 	svc_pid=$!
 	for _ in $(seq 200); do
 		alive "$svc_pid" || die "the service exited at start-up"
@@ -279,6 +363,13 @@ preflight() {
 		[ "$code" = 200 ] ||
 		    die "GET $path answered $code: $(head -c 300 "$tmp/preflight")"
 	done
+	code=$(curl -sS -o "$tmp/preflight" -w '%{http_code}' -X POST \
+	    --data-urlencode "username=$(head -n 1 "$tmp/logins")" \
+	    --data-urlencode "password@$tmp/user.pw" "$url/token") ||
+	    die "POST /token failed"
+	if [ "$code" != 200 ] || ! grep -q '"access_token"' "$tmp/preflight"; then
+		die "POST /token as a bench user answered $code: $(head -c 300 "$tmp/preflight")"
+	fi
 }
 
 # --- measuring --------------------------------------------------------------
@@ -299,14 +390,70 @@ run_wrk() {
 	wait "$bg_pid" || die "wrk failed on $path: $(tail -n 3 "$out")"
 	bg_pid=""
 	[ "$max" -le "$rss_max" ] || rss_max=$max
+	wrk_read "$out" "$path"
+}
 
-	line=$(grep '^wrk-result ' "$out") || die "no result from wrk on $path: $(tail -n 3 "$out")"
-	w_rps=$(field "$line" requests | awk -v d="$(field "$line" duration_us)" '{ printf "%.0f", $1 / (d / 1e6) }')
+# The wrk-result line of file $1 (wrk on $2). Sets w_rps (every response),
+# w_ok and w_ok_rps (responses under 400), w_p50, w_p99, w_err.
+wrk_read() {
+	local out=$1 line d
+
+	line=$(grep '^wrk-result ' "$out") || die "no result from wrk on $2: $(tail -n 3 "$out")"
+	d=$(field "$line" duration_us)
+	w_rps=$(field "$line" requests | awk -v d="$d" '{ printf "%.0f", $1 / (d / 1e6) }')
+	w_ok=$(( $(field "$line" requests) - $(field "$line" status) ))
+	w_ok_rps=$(awk -v n="$(field "$line" requests)" \
+	    -v s="$(field "$line" status)" -v d="$d" \
+	    'BEGIN { printf "%.1f", (n - s) / (d / 1e6) }')
 	w_p50=$(field "$line" p50_us)
 	w_p99=$(field "$line" p99_us)
 	w_err=$(( $(field "$line" status) + $(field "$line" connect) + \
 	    $(field "$line" read) + $(field "$line" write) + \
 	    $(field "$line" timeout) ))
+}
+
+# wrk POSTing /token for DURATION s and, from 1 s in until 1 s before its
+# end, the /healthz probe; samples the service's RSS meanwhile, and takes
+# the service's and the machine's CPU time. The lockout counts start empty.
+# Sets t_* (logins/s are successful logins), h_* and cpu_*.
+run_token() {
+	local out=$tmp/token.out hz=$tmp/healthz.out kib max=0 s0 m0 s1 m1
+
+	sql -c "DELETE FROM login_attempts"
+	s0=$(tree_cpu_ticks "$svc_pid")
+	m0=$(machine_ticks)
+	BENCH_LOGINS=$tmp/logins BENCH_PASSWORD=$(cat "$tmp/user.pw") \
+	    BENCH_THREADS=$LOGIN_THREADS wrk -t"$LOGIN_THREADS" \
+	    -c"$LOGIN_CONNS" -d"${DURATION}s" -s "$TOP/bench/token.lua" \
+	    "$url" >"$out" 2>&1 &
+	bg_pid=$!
+	[ "$hz_delay" -eq 0 ] || sleep "$hz_delay"
+	BENCH_PATH=/healthz BENCH_TOKEN="" BENCH_DELAY_MS=$HEALTH_DELAY_MS \
+	    wrk -t1 -c"$HEALTH_CONNS" -d"${hz_duration}s" \
+	    -s "$TOP/bench/wrk.lua" "$url" >"$hz" 2>&1 &
+	hz_pid=$!
+	while alive "$bg_pid" || alive "$hz_pid"; do
+		kib=$(tree_rss_kib "$svc_pid")
+		[ "$kib" -le "$max" ] || max=$kib
+		sleep 0.25
+	done
+	wait "$bg_pid" || die "wrk failed on /token: $(tail -n 3 "$out")"
+	bg_pid=""
+	wait "$hz_pid" || die "wrk failed on /healthz: $(tail -n 3 "$hz")"
+	hz_pid=""
+	s1=$(tree_cpu_ticks "$svc_pid")
+	m1=$(machine_ticks)
+	token_rss_max=$max
+
+	wrk_read "$out" /token
+	t_rps=$w_ok_rps t_p50=$w_p50 t_p99=$w_p99 t_err=$w_err t_ok=$w_ok
+	wrk_read "$hz" /healthz
+	h_rps=$w_rps h_p50=$w_p50 h_p99=$w_p99 h_err=$w_err
+
+	# Ticks: the service's, the machine's busy and idle (all CPUs).
+	cpu_svc=$((s1 - s0))
+	cpu_busy=$(( ${m1% *} - ${m0% *} ))
+	cpu_idle=$(( ${m1#* } - ${m0#* } ))
 }
 
 # The value of key in a "key=value key=value" line.
@@ -342,6 +489,14 @@ run_pgbench() {
 
 # --- report -----------------------------------------------------------------
 
+# "met" or "missed": whether $1 >= $2 ($3 = ge) or $1 < $2 ($3 = lt).
+target() {
+	awk -v v="$1" -v lim="$2" -v op="$3" 'BEGIN {
+		ok = (op == "ge") ? (v + 0 >= lim + 0) : (v + 0 < lim + 0)
+		printf "%s", ok ? "met" : "missed"
+	}'
+}
+
 row() {
 	awk -v name="$1" -v rps="$2" -v p50="$3" -v p99="$4" -v err="$5" \
 	    -v base="$p_rps" 'BEGIN {
@@ -362,6 +517,10 @@ trap 'say interrupted; exit 130' INT
 trap 'say terminated; exit 143' TERM
 tmp=$(mktemp -d /tmp/userapi-bench.XXXXXX)
 
+say "timing $VERIFY_RUNS argon2id verifies at m=$ARGON2_M,t=$ARGON2_T,p=$ARGON2_P"
+(umask 077 && head -c 24 /dev/urandom | base64 | tr -d '/+=\n' >"$tmp/user.pw")
+time_verify
+
 say "starting a private cluster in $tmp/pg"
 unset PGEMBED_FAST
 pg_started=1
@@ -374,8 +533,9 @@ say "migrating and seeding $USERS users"
     die "migrate failed: $(tail -n 3 "$tmp/migrate.log")"
 seed
 (umask 077 && head -c 24 /dev/urandom | base64 | tr -d '/+=\n' >"$tmp/admin.pw")
-ADMIN_PASSWORD=$(cat "$tmp/admin.pw") "$bin" create-admin "$ADMIN_EMAIL" \
-    >"$tmp/admin.log" 2>&1 </dev/null ||
+# shellcheck disable=SC2046
+env $(service_env) ADMIN_PASSWORD="$(cat "$tmp/admin.pw")" \
+    "$bin" create-admin "$ADMIN_EMAIL" >"$tmp/admin.log" 2>&1 </dev/null ||
     die "create-admin failed: $(tail -n 3 "$tmp/admin.log")"
 
 port=$(free_port)
@@ -395,15 +555,61 @@ run_wrk "/users?limit=10"
 l_rps=$w_rps l_p50=$w_p50 l_p99=$w_p99 l_err=$w_err
 say "pgbench -M prepared -c 16 -j 2 -T $DURATION"
 run_pgbench
+if [ "$DURATION" -ge 3 ]; then
+	hz_delay=1 hz_duration=$((DURATION - 2))
+else
+	hz_delay=0 hz_duration=$DURATION
+fi
+say "wrk -t$LOGIN_THREADS -c$LOGIN_CONNS -d${DURATION}s POST /token, with wrk -t1 -c$HEALTH_CONNS -d${hz_duration}s GET /healthz (${HEALTH_DELAY_MS} ms pauses)"
+run_token
 
 echo
 echo "userapi bench: $USERS users, wrk -t2 -c$CONNS -d${DURATION}s, WORKERS=2, $(nproc) CPUs, $(date -u +%Y-%m-%d)"
 echo
 echo "| endpoint | req/s | p50 ms | p99 ms | errors | ratio to pgbench |"
 echo "|---|---:|---:|---:|---:|---:|"
-row "GET /users/{id}" "$g_rps" "$g_p50" "$g_p99" "$g_err"
-row "GET /users?limit=10" "$l_rps" "$l_p50" "$l_p99" "$l_err"
+row "GET /users/{id}, bearer token" "$g_rps" "$g_p50" "$g_p99" "$g_err"
+row "GET /users?limit=10, bearer token" "$l_rps" "$l_p50" "$l_p99" "$l_err"
 row "pgbench, the same SELECT (-M prepared -c 16 -j 2)" "$p_rps" "$p_p50" \
     "$p_p99" "$p_err"
 echo
 echo "service RSS max: $(( (rss_max + 1023) / 1024 )) MiB"
+
+cores=$(nproc)
+limit=$(awk -v c="$cores" -v us="$v_cpu_us" 'BEGIN { printf "%.1f", c * 1e6 / us }')
+t_ratio=$(awk -v r="$t_rps" -v l="$limit" 'BEGIN { printf "%.2f", r / l }')
+echo
+echo "logins: wrk -t$LOGIN_THREADS -c$LOGIN_CONNS -d${DURATION}s POST /token, a different account each (of $USERS), WORKERS=2, TASK_THREADS=$TASK_THREADS, TASKS_MAX=$TASKS_MAX;" \
+    "GET /healthz: wrk -t1 -c$HEALTH_CONNS -d${hz_duration}s during it, each connection pausing ${HEALTH_DELAY_MS} ms between requests"
+echo
+echo "| endpoint | req/s | p50 ms | p99 ms | errors | ratio to physical limit (cores / verify time) |"
+echo "|---|---:|---:|---:|---:|---:|"
+awk -v rps="$t_rps" -v p50="$t_p50" -v p99="$t_p99" -v err="$t_err" \
+    -v ratio="$t_ratio" 'BEGIN {
+	printf "| POST /token (logins/s) | %.1f | %.2f | %.2f | %d | %.2f |\n",
+	    rps, p50 / 1000, p99 / 1000, err, ratio
+}'
+awk -v rps="$h_rps" -v p50="$h_p50" -v p99="$h_p99" -v err="$h_err" 'BEGIN {
+	printf "| GET /healthz while /token saturated | %d | %.2f | %.2f | %d | - |\n",
+	    rps, p50 / 1000, p99 / 1000, err
+}'
+echo
+awk -v m="$ARGON2_M" -v t="$ARGON2_T" -v p="$ARGON2_P" -v n="$VERIFY_RUNS" \
+    -v cpu="$v_cpu_us" -v wall="$v_wall_us" -v lim="$limit" -v c="$cores" 'BEGIN {
+	printf "argon2id verify at m=%d,t=%d,p=%d: %.1f ms (median of %d, CPU time; wall %.1f ms); physical limit: %.1f logins/s on %d cores\n",
+	    m, t, p, cpu / 1000, n, wall / 1000, lim, c
+}'
+echo "targets: logins/s at least 0.80 of the limit: $(target "$t_ratio" 0.80 ge) ($t_ratio);" \
+    "/healthz p99 under 50 ms while /token is saturated: $(target "$h_p99" 50000 lt) ($(awk -v u="$h_p99" 'BEGIN { printf "%.2f", u / 1000 }') ms)"
+awk -v svc="$cpu_svc" -v busy="$cpu_busy" -v idle="$cpu_idle" \
+    -v c="$cores" -v hz="$(getconf CLK_TCK)" -v n="$t_ok" 'BEGIN {
+	all = busy + idle
+	if (all <= 0)
+		all = 1
+	per = 0
+	if (n > 0)
+		per = svc * 1000 / hz / n
+	printf "CPU during the /token run: the service %.2f of %d cores (%.1f ms per login, the /healthz probe included), everything else %.2f, idle %.2f\n",
+	    c * svc / all, c, per, c * (busy - svc) / all, c * idle / all
+}'
+echo "service RSS max while /token was saturated: $(( (token_rss_max + 1023) / 1024 )) MiB"

@@ -2,14 +2,23 @@
 --
 -- Environment: BENCH_PATH (e.g. /users/{id} or /users?limit=10),
 -- BENCH_IDS (a file of ids, one a line; needed when the path has {id}),
--- BENCH_TOKEN (sent as "Authorization: Bearer <token>" when set).
+-- BENCH_TOKEN (sent as "Authorization: Bearer <token>" when set),
+-- BENCH_DELAY_MS (when set, each connection waits that long after a
+-- response before its next request: a probe at a known rate, not a load).
 
 local path = os.getenv("BENCH_PATH") or "/"
 local token = os.getenv("BENCH_TOKEN")
+local delay_ms = tonumber(os.getenv("BENCH_DELAY_MS") or "")
 local threads = 0
 
 if token ~= nil and token ~= "" then
 	wrk.headers["Authorization"] = "Bearer " .. token
+end
+
+if delay_ms ~= nil and delay_ms > 0 then
+	function delay()
+		return delay_ms
+	end
 end
 
 -- Runs in the main state, once per thread: a distinct random seed each.

@@ -2,6 +2,7 @@
 
 #include <sys/types.h>
 
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -85,6 +86,13 @@ kore_parent_configure(int argc, char **argv)
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	setvbuf(stderr, NULL, _IOLBF, 0);
+
+	/*
+	 * Large blocks (argon2id's 19 MiB, big bodies) go back to the system
+	 * when freed. Left dynamic, glibc raises the threshold after the first
+	 * such free and keeps the memory in every task thread's arena.
+	 */
+	(void)mallopt(M_MMAP_THRESHOLD, 256 * 1024);
 
 	cmd = "serve";
 	for (i = 1; i < argc; i++) {
