@@ -14,10 +14,30 @@
 #include "model/user.h"
 
 #define TOKEN_MAX	4096	/* bytes: longer is not one of ours */
+#define TOKEN_CACHE	256	/* verified tokens remembered per process */
+
+/*
+ * Clients send the same token with many requests, and decoding one with
+ * libjwt (base64, JSON, HMAC) costs more than the rest of a GET. A
+ * token whose signature and claims were verified once is remembered,
+ * keyed by its full text; only the time checks are made again. Whether
+ * its user is still active and its token version current is checked by
+ * every request's query, so remembering cannot outlive a revocation.
+ */
+struct token_seen {
+	char			*token;
+	struct token_claims	 claims;
+};
 
 static unsigned char	*token_key;
 static size_t		 token_keylen;
 static char		*token_issuer;
+static struct token_seen token_cache[TOKEN_CACHE];
+
+static u_int64_t	token_hash(const char *);
+static void		token_forget(void);
+static int		token_times(const struct token_claims *, time_t,
+			    const char **);
 
 void
 token_setup(const unsigned char *key, size_t len, const char *issuer)
@@ -29,6 +49,46 @@ token_setup(const unsigned char *key, size_t len, const char *issuer)
 		abort();
 	memcpy(token_key, key, len);
 	token_keylen = len;
+	token_forget();
+}
+
+static void
+token_forget(void)
+{
+	size_t	i;
+
+	for (i = 0; i < TOKEN_CACHE; i++) {
+		free(token_cache[i].token);
+		token_cache[i].token = NULL;
+	}
+}
+
+/* FNV-1a: picks the cache slot; the full text is compared on a hit. */
+static u_int64_t
+token_hash(const char *s)
+{
+	u_int64_t	h;
+
+	h = 14695981039346656037ULL;
+	for (; *s != '\0'; s++) {
+		h ^= (unsigned char)*s;
+		h *= 1099511628211ULL;
+	}
+	return (h);
+}
+
+static int
+token_times(const struct token_claims *c, time_t now, const char **why)
+{
+	if (c->exp <= (long)now) {
+		*why = "expired";
+		return (-1);
+	}
+	if (c->iat <= 0 || c->iat > (long)now + TOKEN_SKEW) {
+		*why = "issued in the future";
+		return (-1);
+	}
+	return (0);
 }
 
 char *
@@ -57,17 +117,27 @@ int
 token_check(const char *token, time_t now, struct token_claims *c,
     const char **why)
 {
-	jwt_t		*jwt;
-	const char	*v;
-	char		 uuid[UUID_STR_LEN + 1];
-	long		 n;
-	int		 rc;
+	struct token_seen	*seen;
+	jwt_t			*jwt;
+	const char		*v;
+	char			 uuid[UUID_STR_LEN + 1];
+	long			 n;
+	int			 rc;
 
 	memset(c, 0, sizeof(*c));
 	if (strlen(token) > TOKEN_MAX) {
 		*why = "token too long";
 		return (-1);
 	}
+
+	seen = &token_cache[token_hash(token) % TOKEN_CACHE];
+	if (seen->token != NULL && !strcmp(seen->token, token)) {
+		if (token_times(&seen->claims, now, why) == -1)
+			return (-1);
+		*c = seen->claims;
+		return (0);
+	}
+
 	if (jwt_decode(&jwt, token, token_key, (int)token_keylen) != 0) {
 		*why = "bad token or signature";
 		return (-1);
@@ -117,6 +187,11 @@ token_check(const char *token, time_t now, struct token_claims *c,
 	}
 	c->tv = n;
 	rc = 0;
+
+	free(seen->token);
+	if ((seen->token = strdup(token)) == NULL)
+		abort();
+	seen->claims = *c;
 
 out:
 	jwt_free(jwt);

@@ -267,6 +267,28 @@ setup(void **state)
 
 /* --- token_issue, token_check: accepted ---------------------------------- */
 
+/* A remembered token is forgotten with the key that verified it. */
+static void
+test_cache_key_change(void **state)
+{
+	struct token_claims	 c;
+	char			*token;
+	unsigned char		 other[32];
+
+	token = token_issue(SUB, EMAIL, 3, NOW, TTL);
+	assert_non_null(token);
+	accepted(token, NOW, &c);
+	accepted(token, NOW, &c);		/* from the cache */
+	assert_int_equal(c.tv, 3);
+
+	memset(other, 'x', sizeof(other));
+	token_setup(other, sizeof(other), ISSUER);
+	refused(token, NOW, "bad token or signature");
+	token_setup(key, sizeof(key), ISSUER);
+	accepted(token, NOW, &c);
+	free(token);
+}
+
 static void
 test_round_trip(void **state)
 {
@@ -955,6 +977,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_round_trip),
+		cmocka_unit_test(test_cache_key_change),
 		cmocka_unit_test(test_hand_made),
 		cmocka_unit_test(test_expired),
 		cmocka_unit_test(test_iat_future),
