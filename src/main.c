@@ -193,6 +193,7 @@ kore_parent_configure(int argc, char **argv)
 
 	worker_count = (u_int8_t)cfg.workers;
 	kore_task_threads = (u_int16_t)cfg.task_threads;
+	http_body_max = cfg.body_max * 2;
 	main_bind();
 
 	log_info("userapi %s listening on %s:%u with %d workers",
