@@ -5,6 +5,9 @@
 -- the outcome and whose other columns are a user, always in this order:
 -- id, name, email, age, is_active, is_admin, created_at, updated_at, version.
 --
+-- If-Match is passed as an array of versions (int8[], NULL = none): the
+-- write goes ahead when the row's version is any of them.
+--
 -- Outcomes: ok; unauthorized (the token's user is gone, inactive, or the
 -- token is older than its token_version: 401); forbidden (403); missing
 -- (no such user, or one the caller may not see: 404); stale (If-Match
@@ -84,7 +87,7 @@ WITH caller AS (
 	UPDATE users
 	SET name = $4, email = $5, age = $6::int4,
 	    updated_at = clock_timestamp(), version = version + 1
-	WHERE id = $3::uuid AND ($7::int8 IS NULL OR version = $7::int8)
+	WHERE id = $3::uuid AND ($7::int8[] IS NULL OR version = ANY ($7::int8[]))
 	    AND EXISTS (SELECT 1 FROM caller c WHERE c.is_admin OR c.id = $3::uuid)
 	RETURNING *
 )
@@ -118,7 +121,7 @@ WITH caller AS (
 	    token_version = token_version +
 		CASE WHEN is_active AND $8::bool = false THEN 1 ELSE 0 END,
 	    updated_at = clock_timestamp(), version = version + 1
-	WHERE id = $3::uuid AND ($10::int8 IS NULL OR version = $10::int8)
+	WHERE id = $3::uuid AND ($10::int8[] IS NULL OR version = ANY ($10::int8[]))
 	    AND EXISTS (SELECT 1 FROM caller c WHERE c.is_admin OR
 		(c.id = $3::uuid AND $8::bool IS NULL AND $9::bool IS NULL))
 	RETURNING *
@@ -144,7 +147,7 @@ WITH caller AS (
 	WHERE id = $1::uuid AND is_active AND token_version = $2::int8
 ), del AS (
 	DELETE FROM users
-	WHERE id = $3::uuid AND ($4::int8 IS NULL OR version = $4::int8)
+	WHERE id = $3::uuid AND ($4::int8[] IS NULL OR version = ANY ($4::int8[]))
 	    AND EXISTS (SELECT 1 FROM caller c WHERE c.is_admin OR c.id = $3::uuid)
 	RETURNING id
 )

@@ -4,6 +4,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -55,6 +56,86 @@ log_who(void)
 
 	(void)snprintf(who, sizeof(who), "%ld", (long)getpid());
 	return (who);
+}
+
+/*
+ * LOG_FORMAT=json: Kore prints its own lines ("[wrk 1]: worker 1 started")
+ * with printf, so stdout itself becomes a stream that passes JSON lines on
+ * and wraps every other line into one, so a log collector can read all.
+ */
+struct log_stream {
+	char	line[4096];
+	size_t	len;
+};
+
+static ssize_t	log_stream_write(void *, const char *, size_t);
+static void	log_stream_line(struct log_stream *);
+
+void
+log_setup(void)
+{
+	static struct log_stream	 ls;
+	cookie_io_functions_t		 io;
+	FILE				*fp;
+
+	if (cfg.log_format != CONFIG_LOG_JSON)
+		return;
+	memset(&io, 0, sizeof(io));
+	io.write = log_stream_write;
+	if ((fp = fopencookie(&ls, "w", io)) == NULL)
+		return;
+	(void)fflush(stdout);
+	stdout = fp;
+	setvbuf(stdout, NULL, _IOLBF, 0);
+}
+
+static ssize_t
+log_stream_write(void *arg, const char *data, size_t size)
+{
+	struct log_stream	*ls = arg;
+	size_t			 i;
+
+	for (i = 0; i < size; i++) {
+		if (data[i] == '\n') {
+			log_stream_line(ls);
+			continue;
+		}
+		if (ls->len == sizeof(ls->line) - 1)
+			log_stream_line(ls);
+		ls->line[ls->len++] = data[i];
+	}
+	return ((ssize_t)size);
+}
+
+static void
+log_stream_line(struct log_stream *ls)
+{
+	const char	*level;
+	json_t		*o;
+	char		 ts[40], *s;
+
+	ls->line[ls->len] = '\0';
+	if (ls->len > 0 && ls->line[0] == '{') {
+		ls->line[ls->len++] = '\n';
+		(void)write(STDOUT_FILENO, ls->line, ls->len);
+		ls->len = 0;
+		return;
+	}
+
+	log_clean(ls->line, 1);
+	level = (strstr(ls->line, "exited with status") != NULL ||
+	    strstr(ls->line, "violation") != NULL ||
+	    strstr(ls->line, "fatal") != NULL) ? "error" : "info";
+	log_stamp(ts, sizeof(ts));
+	o = json_pack("{s:s, s:s, s:s, s:s, s:s}", "ts", ts, "level", level,
+	    "pid", log_who(), "source", "kore", "msg", ls->line);
+	if (o != NULL && (s = json_dumps(o, JSON_COMPACT)) != NULL) {
+		(void)write(STDOUT_FILENO, s, strlen(s));
+		(void)write(STDOUT_FILENO, "\n", 1);
+		free(s);
+	}
+	json_decref(o);
+	ls->len = 0;
 }
 
 static void

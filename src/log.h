@@ -6,6 +6,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* With LOG_FORMAT=json, make every line on stdout JSON (Kore's too). */
+void	log_setup(void);
+
 void	log_info(const char *, ...) __attribute__((format(printf, 1, 2)));
 void	log_warn(const char *, ...) __attribute__((format(printf, 1, 2)));
 void	log_error(const char *, ...) __attribute__((format(printf, 1, 2)));

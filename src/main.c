@@ -126,6 +126,7 @@ kore_parent_configure(int argc, char **argv)
 	}
 
 	json_setup();
+	log_setup();
 	store_load();
 
 	if (!strcmp(cmd, "migrate")) {

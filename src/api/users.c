@@ -43,7 +43,7 @@ struct users_state {
 	int			 op;		/* USER_INPUT_* or 0 */
 	char			 id[UUID_STR_LEN + 1];
 	struct caller		 caller;
-	long long		 if_match;
+	char			 if_match[PARSE_IF_MATCH_MAX];	/* "" any */
 	struct user_input	 in;
 	enum store_status	 status;
 	json_t			*out;		/* the answer's body */
@@ -214,7 +214,8 @@ api_user(struct http_request *req)
 	}
 	verrs_free(&errs);
 
-	if ((st->if_match = request_if_match(req)) == PARSE_NO_MATCH) {
+	if (request_if_match(req, st->if_match, sizeof(st->if_match)) ==
+	    PARSE_NO_MATCH) {
 		reply_error(req, 412, "Precondition Failed");
 		return (KORE_RESULT_OK);
 	}

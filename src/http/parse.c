@@ -10,6 +10,7 @@
 #include "http/parse.h"
 
 static char	*parse_decode(const char *, size_t);
+static size_t	parse_utf8_seq(const unsigned char *);
 
 /* application/json or application/<x>+json, parameters allowed. */
 int
@@ -84,6 +85,81 @@ parse_decode(const char *s, size_t len)
 		}
 	}
 	out[o] = '\0';
+	return (parse_utf8(out));
+}
+
+/*
+ * The length of the valid UTF-8 sequence at p (RFC 3629: no overlongs,
+ * no surrogates, nothing above U+10FFFF), or 0.
+ */
+static size_t
+parse_utf8_seq(const unsigned char *p)
+{
+	unsigned char	lo, hi;
+	size_t		n, i;
+
+	if (p[0] < 0x80)
+		return (1);
+	lo = 0x80;
+	hi = 0xbf;
+	if (p[0] >= 0xc2 && p[0] <= 0xdf) {
+		n = 2;
+	} else if (p[0] >= 0xe0 && p[0] <= 0xef) {
+		n = 3;
+		if (p[0] == 0xe0)
+			lo = 0xa0;
+		else if (p[0] == 0xed)
+			hi = 0x9f;
+	} else if (p[0] >= 0xf0 && p[0] <= 0xf4) {
+		n = 4;
+		if (p[0] == 0xf0)
+			lo = 0x90;
+		else if (p[0] == 0xf4)
+			hi = 0x8f;
+	} else {
+		return (0);
+	}
+	if (p[1] < lo || p[1] > hi)
+		return (0);
+	for (i = 2; i < n; i++) {
+		if (p[i] < 0x80 || p[i] > 0xbf)
+			return (0);
+	}
+	return (n);
+}
+
+/*
+ * Valid UTF-8 from in (freed): each byte that starts no valid sequence
+ * becomes U+FFFD, as a browser or Python's errors="replace" would do.
+ */
+char *
+parse_utf8(char *in)
+{
+	const unsigned char	*p;
+	char			*out;
+	size_t			 n, o;
+
+	for (p = (const unsigned char *)in; *p != '\0'; p += n) {
+		if ((n = parse_utf8_seq(p)) == 0)
+			break;
+	}
+	if (*p == '\0')
+		return (in);
+
+	if ((out = malloc(strlen(in) * 3 + 1)) == NULL)
+		abort();
+	for (p = (const unsigned char *)in, o = 0; *p != '\0'; p += n) {
+		if ((n = parse_utf8_seq(p)) == 0) {
+			memcpy(out + o, "\xef\xbf\xbd", 3);
+			o += 3;
+			n = 1;
+		} else {
+			memcpy(out + o, p, n);
+			o += n;
+		}
+	}
+	out[o] = '\0';
+	free(in);
 	return (out);
 }
 
@@ -110,17 +186,25 @@ parse_path_tail(const char *path, const char *prefix, char *out,
  * tags never match (RFC 9110 13.1.1 uses the strong comparison).
  */
 long long
-parse_if_match(const char *v)
+parse_if_match(const char *v, char *list, size_t len)
 {
 	const char	*p, *end;
-	char		*ep;
-	long long	 ver;
+	char		*ep, num[24];
+	long long	 ver, first;
+	size_t		 off;
 
+	if (len < 3)
+		return (PARSE_NO_MATCH);
+	list[0] = '\0';
 	while (*v == ' ' || *v == '\t')
 		v++;
 	if (v[0] == '*' && v[1 + strspn(v + 1, " \t")] == '\0')
 		return (PARSE_ANY_VERSION);
 
+	/* Every strong tag of our form, as a PostgreSQL array literal. */
+	first = PARSE_NO_MATCH;
+	list[0] = '{';
+	off = 1;
 	for (p = v; *p != '\0'; p = (*end == ',') ? end + 1 : end) {
 		while (*p == ' ' || *p == '\t')
 			p++;
@@ -132,8 +216,20 @@ parse_if_match(const char *v)
 		if (errno != 0 || *ep != '"')
 			continue;
 		ep++;
-		if (ep + strspn(ep, " \t") == end)
-			return (ver);
+		if (ep + strspn(ep, " \t") != end)
+			continue;
+		(void)snprintf(num, sizeof(num), "%s%lld",
+		    first == PARSE_NO_MATCH ? "" : ",", ver);
+		if (off + strlen(num) + 2 > len)
+			break;
+		memcpy(list + off, num, strlen(num));
+		off += strlen(num);
+		if (first == PARSE_NO_MATCH)
+			first = ver;
 	}
-	return (PARSE_NO_MATCH);
+	list[off++] = '}';
+	list[off] = '\0';
+	if (first == PARSE_NO_MATCH)
+		list[0] = '\0';
+	return (first);
 }

@@ -15,15 +15,25 @@ int		parse_is_json(const char *ctype);
 /*
  * The first value of key in the raw query string qs (may be NULL),
  * percent-decoded ('+' is a space; bad escapes and %00 stay as they are)
- * into a malloc'd *out. 1 when present, 0 when not.
+ * into a malloc'd *out, made valid UTF-8 (parse_utf8). 1 when present,
+ * 0 when not.
  */
 int		parse_query(const char *qs, const char *key, char **out);
+
+/* in (malloc'd, freed) as valid UTF-8: bad bytes become U+FFFD. */
+char		*parse_utf8(char *in);
 
 /* The path segment after prefix, up to the next '/', cut to len - 1. */
 int		parse_path_tail(const char *path, const char *prefix,
 		    char *out, size_t len);
 
-/* An If-Match value: PARSE_ANY_VERSION, a version, or PARSE_NO_MATCH. */
-long long	parse_if_match(const char *);
+/*
+ * An If-Match value: PARSE_ANY_VERSION ("*"), PARSE_NO_MATCH (no strong
+ * tag of ours), or the first listed version, with every listed version in
+ * list as a PostgreSQL array literal ("{3,5}"); RFC 9110 13.1.1: the
+ * condition holds when any of them is current.
+ */
+#define PARSE_IF_MATCH_MAX	512
+long long	parse_if_match(const char *v, char *list, size_t len);
 
 #endif

@@ -70,11 +70,12 @@ request_query(struct http_request *req, const char *key, char **out)
 }
 
 long long
-request_if_match(struct http_request *req)
+request_if_match(struct http_request *req, char *list, size_t len)
 {
 	const char	*v;
 
+	list[0] = '\0';
 	if (!http_request_header(req, "if-match", &v))
 		return (PARSE_ANY_VERSION);
-	return (parse_if_match(v));
+	return (parse_if_match(v, list, len));
 }

@@ -20,7 +20,10 @@ int	request_json_body(struct http_request *, char **buf, size_t *len);
  */
 int	request_query(struct http_request *, const char *key, char **out);
 
-/* If-Match: PARSE_ANY_VERSION (absent or "*"), a version, or PARSE_NO_MATCH. */
-long long request_if_match(struct http_request *);
+/*
+ * If-Match: PARSE_ANY_VERSION (absent or "*"), PARSE_NO_MATCH, or a
+ * version with all listed versions in list (see parse_if_match).
+ */
+long long request_if_match(struct http_request *, char *list, size_t len);
 
 #endif

@@ -48,7 +48,7 @@ static enum store_status store_outcome(const char *);
 static int		 store_read_user(PGresult *, int, int, struct user *);
 static void		 store_read_login(PGresult *, struct store_login *);
 static const char	*store_age(const struct user_input *, char *, size_t);
-static const char	*store_version(long long, char *, size_t);
+static const char	*store_versions(const char *);
 
 static int	st_user_create, st_user_me, st_user_get, st_user_list;
 static int	st_user_replace, st_user_patch, st_user_delete;
@@ -131,10 +131,10 @@ user_store_list(const struct caller *c, long long skip, long long limit,
 
 struct db_query *
 user_store_replace(const struct caller *c, const char *id,
-    const struct user_input *in, long long version, store_cb cb, void *arg)
+    const struct user_input *in, const char *versions, store_cb cb, void *arg)
 {
 	const char	*p[7];
-	char		 age[16], ver[24];
+	char		 age[16];
 
 	p[0] = c->id;
 	p[1] = c->tv;
@@ -142,16 +142,16 @@ user_store_replace(const struct caller *c, const char *id,
 	p[3] = in->name;
 	p[4] = in->email;
 	p[5] = store_age(in, age, sizeof(age));
-	p[6] = store_version(version, ver, sizeof(ver));
+	p[6] = store_versions(versions);
 	return (store_run(st_user_replace, 7, p, READ_ONE, cb, arg));
 }
 
 struct db_query *
 user_store_patch(const struct caller *c, const char *id,
-    const struct user_input *in, long long version, store_cb cb, void *arg)
+    const struct user_input *in, const char *versions, store_cb cb, void *arg)
 {
 	const char	*p[10];
-	char		 age[16], ver[24];
+	char		 age[16];
 
 	p[0] = c->id;
 	p[1] = c->tv;
@@ -165,21 +165,20 @@ user_store_patch(const struct caller *c, const char *id,
 	    (in->is_active ? "true" : "false") : NULL;
 	p[8] = (in->fields & USER_F_IS_ADMIN) ?
 	    (in->is_admin ? "true" : "false") : NULL;
-	p[9] = store_version(version, ver, sizeof(ver));
+	p[9] = store_versions(versions);
 	return (store_run(st_user_patch, 10, p, READ_ONE, cb, arg));
 }
 
 struct db_query *
-user_store_delete(const struct caller *c, const char *id, long long version,
-    store_cb cb, void *arg)
+user_store_delete(const struct caller *c, const char *id,
+    const char *versions, store_cb cb, void *arg)
 {
 	const char	*p[4];
-	char		 ver[24];
 
 	p[0] = c->id;
 	p[1] = c->tv;
 	p[2] = id;
-	p[3] = store_version(version, ver, sizeof(ver));
+	p[3] = store_versions(versions);
 	return (store_run(st_user_delete, 4, p, READ_OUTCOME, cb, arg));
 }
 
@@ -240,13 +239,11 @@ store_age(const struct user_input *in, char *buf, size_t len)
 	return (buf);
 }
 
+/* If-Match's versions, or NULL (SQL NULL: any version) when none given. */
 static const char *
-store_version(long long version, char *buf, size_t len)
+store_versions(const char *versions)
 {
-	if (version == STORE_ANY_VERSION)
-		return (NULL);
-	(void)snprintf(buf, len, "%lld", version);
-	return (buf);
+	return (versions[0] == '\0' ? NULL : versions);
 }
 
 static struct db_query *

@@ -53,9 +53,6 @@ typedef void	(*store_cb)(void *arg, struct store_reply *);
 /* Parent: register sql/ and resolve statement ids. */
 void		store_load(void);
 
-/* No If-Match: pass STORE_ANY_VERSION (the same as PARSE_ANY_VERSION). */
-#define STORE_ANY_VERSION	(-1LL)
-
 struct db_query	*user_store_create(const struct user_input *,
 		    const char *hash, store_cb, void *);
 struct db_query	*user_store_me(const struct caller *, store_cb, void *);
@@ -63,14 +60,15 @@ struct db_query	*user_store_get(const struct caller *, const char *id,
 		    store_cb, void *);
 struct db_query	*user_store_list(const struct caller *, long long skip,
 		    long long limit, const char *email, store_cb, void *);
+/* versions: If-Match's versions as an array literal ("{3,5}"), "" for any. */
 struct db_query	*user_store_replace(const struct caller *, const char *id,
-		    const struct user_input *, long long version, store_cb,
+		    const struct user_input *, const char *versions, store_cb,
 		    void *);
 struct db_query	*user_store_patch(const struct caller *, const char *id,
-		    const struct user_input *, long long version, store_cb,
+		    const struct user_input *, const char *versions, store_cb,
 		    void *);
 struct db_query	*user_store_delete(const struct caller *, const char *id,
-		    long long version, store_cb, void *);
+		    const char *versions, store_cb, void *);
 
 /* Logins: count the attempt and fetch the account (reply->login). */
 struct db_query	*login_store_begin(const char *email, store_cb, void *);

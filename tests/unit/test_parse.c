@@ -189,7 +189,7 @@ test_query(void **state)
 		{ "a=%3D", "a", "=" },
 		{ "a=caf%C3%A9", "a", "caf\xc3\xa9" },
 		{ "a=%e2%82%ac", "a", "\xe2\x82\xac" },
-		{ "a=%ff", "a", "\xff" },
+		{ "a=%ff", "a", "\xef\xbf\xbd" },	/* not UTF-8: U+FFFD */
 		{ "a=%2541", "a", "%41" },
 		/* The key is decoded too. */
 		{ "lim%69t=5", "limit", "5" },
@@ -299,11 +299,74 @@ test_path_tail(void **state)
 	tail_is("anything", "", 128, 0, "anything");
 }
 
+/* Decoded values are valid UTF-8: what is not becomes U+FFFD. */
+static void
+test_query_utf8(void **state)
+{
+	char	*v;
+
+	assert_int_equal(parse_query("e=%FF%40x.io", "e", &v), 1);
+	assert_string_equal(v, "\xef\xbf\xbd@x.io");
+	free(v);
+	assert_int_equal(parse_query("e=a%C3%28b", "e", &v), 1);
+	assert_string_equal(v, "a\xef\xbf\xbd(b");
+	free(v);
+	/* A surrogate (ED A0 80) and an overlong '/' (C0 AF). */
+	assert_int_equal(parse_query("e=%ED%A0%80&f=%C0%AF", "e", &v), 1);
+	assert_string_equal(v, "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd");
+	free(v);
+	assert_int_equal(parse_query("e=%ED%A0%80&f=%C0%AF", "f", &v), 1);
+	assert_string_equal(v, "\xef\xbf\xbd\xef\xbf\xbd");
+	free(v);
+	/* Valid sequences of each length pass untouched. */
+	assert_int_equal(parse_query("e=a%C3%A9%E2%82%AC%F0%9F%98%80", "e",
+	    &v), 1);
+	assert_string_equal(v, "a\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80");
+	free(v);
+	/* Above U+10FFFF, and a sequence cut short. */
+	assert_int_equal(parse_query("e=%F4%90%80%80x&g=%E2%82", "e", &v), 1);
+	assert_string_equal(v,
+	    "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbdx");
+	free(v);
+	assert_int_equal(parse_query("e=%F4%90%80%80x&g=%E2%82", "g", &v), 1);
+	assert_string_equal(v, "\xef\xbf\xbd\xef\xbf\xbd");
+	free(v);
+}
+
 /* --- parse_if_match ------------------------------------------------------- */
+
+/* Every listed strong tag counts (RFC 9110 13.1.1), as an array literal. */
+static void
+test_if_match_list(void **state)
+{
+	char	list[PARSE_IF_MATCH_MAX], small[8];
+
+	assert_int_equal(parse_if_match("\"3\", \"5\"", list, sizeof(list)), 3);
+	assert_string_equal(list, "{3,5}");
+	assert_int_equal(parse_if_match("W/\"1\", \"7\",x,\"9\"", list,
+	    sizeof(list)), 7);
+	assert_string_equal(list, "{7,9}");
+	assert_int_equal(parse_if_match("\"42\"", list, sizeof(list)), 42);
+	assert_string_equal(list, "{42}");
+	assert_int_equal(parse_if_match("*", list, sizeof(list)),
+	    PARSE_ANY_VERSION);
+	assert_string_equal(list, "");
+	assert_int_equal(parse_if_match("W/\"1\"", list, sizeof(list)),
+	    PARSE_NO_MATCH);
+	assert_string_equal(list, "");
+	/* What does not fit is left out, the literal stays well formed. */
+	assert_int_equal(parse_if_match("\"123\", \"456\", \"789\"", small,
+	    sizeof(small)), 123);
+	assert_string_equal(small, "{123}");
+	assert_int_equal(parse_if_match("\"5\"", small, 2), PARSE_NO_MATCH);
+}
+
 
 static void
 test_if_match(void **state)
 {
+	char		list[PARSE_IF_MATCH_MAX];
+	long long	got;
 	size_t		i;
 	static const struct match_case cases[] = {
 		/* Any version. */
@@ -380,10 +443,10 @@ test_if_match(void **state)
 	};
 
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		if (parse_if_match(cases[i].in) != cases[i].want)
+		got = parse_if_match(cases[i].in, list, sizeof(list));
+		if (got != cases[i].want)
 			fail_msg("If-Match '%s': want %lld, got %lld",
-			    cases[i].in, cases[i].want,
-			    parse_if_match(cases[i].in));
+			    cases[i].in, cases[i].want, got);
 	}
 	/* The two markers are not versions. */
 	assert_true(PARSE_ANY_VERSION < 0);
@@ -532,7 +595,9 @@ main(void)
 		cmocka_unit_test(test_query),
 		cmocka_unit_test(test_query_long),
 		cmocka_unit_test(test_path_tail),
+		cmocka_unit_test(test_query_utf8),
 		cmocka_unit_test(test_if_match),
+		cmocka_unit_test(test_if_match_list),
 		cmocka_unit_test(test_query_int),
 		cmocka_unit_test(test_path_uuid),
 	};

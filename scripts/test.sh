@@ -1,0 +1,112 @@
+#!/usr/bin/env bash
+# userapi: run the tests (`make test`, `make unit`, `make e2e`) and print one summary line.
+#
+#   scripts/test.sh          unit tests, then end-to-end tests
+#   scripts/test.sh unit     cmocka tests (make -C tests/unit run)
+#   scripts/test.sh e2e      pytest against the sanitizer build and a
+#                            throwaway PostgreSQL cluster (tests/e2e)
+#
+# Every suite runs even when an earlier one failed. The last line is
+# "N passed, M failed"; the exit status is 1 when anything failed, 2 on
+# bad usage. Extra arguments after e2e go to pytest (e.g. -k name, -x).
+set -uo pipefail
+
+TOP=$(cd "$(dirname "$0")/.." && pwd -P)
+PYTHON=/usr/bin/python3
+
+passed=0
+failed=0
+notes=()
+
+usage() {
+	echo "usage: scripts/test.sh [unit|e2e [pytest args...]]" >&2
+	exit 2
+}
+
+# The count of the first group of regex $1 summed over file $2.
+sum_matches() {
+	sed -nE "s/$1/\\1/p" "$2" | awk '{ s += $1 } END { print s + 0 }'
+}
+
+run_unit() {
+	local out rc p f
+
+	if [ ! -f "$TOP/tests/unit/Makefile" ]; then
+		notes+=("unit: skipped, tests/unit/Makefile does not exist yet")
+		echo "== unit: skipped (no tests/unit/Makefile yet)"
+		return 0
+	fi
+	echo "== unit: make -C tests/unit run"
+	out=$(mktemp)
+	make -C "$TOP/tests/unit" run 2>&1 | tee "$out"
+	rc=${PIPESTATUS[0]}
+	# cmocka: "[  PASSED  ] 5 test(s)." and "[  FAILED  ] 1 test(s), listed below:"
+	p=$(sum_matches '^\[  PASSED  \] ([0-9]+) test.*' "$out")
+	f=$(sum_matches '^\[  FAILED  \] ([0-9]+) test\(s\), listed below.*' "$out")
+	rm -f "$out"
+	# A build error or a crash leaves no count: it is one failure.
+	if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
+		f=1
+		notes+=("unit: make -C tests/unit run failed (exit $rc) without a test count")
+	fi
+	echo "unit: $p passed, $f failed"
+	passed=$((passed + p))
+	failed=$((failed + f))
+}
+
+# The number before word $1 in pytest's summary line $2 ("3 failed, 9 passed in 1.2s").
+count_of() {
+	sed -nE "s/.*(^|[^0-9])([0-9]+) $1([^a-z]|\$).*/\\2/p" <<<"$2" | head -n 1 |
+	    awk '{ print $1 + 0 } END { if (NR == 0) print 0 }'
+}
+
+run_e2e() {
+	local out rc line p f e s
+
+	echo "== e2e: $PYTHON -m pytest -q tests/e2e"
+	out=$(mktemp)
+	(cd "$TOP" && "$PYTHON" -m pytest -q -p no:cacheprovider tests/e2e "$@") 2>&1 |
+	    tee "$out"
+	rc=${PIPESTATUS[0]}
+	line=$(grep -E ' in [0-9.]+s( \([0-9:]+\))?$' "$out" | tail -n 1)
+	rm -f "$out"
+	p=$(count_of passed "$line")
+	f=$(count_of failed "$line")
+	e=$(count_of 'errors?' "$line")
+	s=$(count_of skipped "$line")
+	f=$((f + e))
+	# The end-of-run log check (a dead worker, a sanitizer report) or an
+	# interrupted run fails pytest without failing a test: one failure.
+	if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
+		f=1
+		notes+=("e2e: pytest exited $rc with no failed test (log check, collection error or interrupted run)")
+	fi
+	echo "e2e: $p passed, $f failed, $s skipped"
+	passed=$((passed + p))
+	failed=$((failed + f))
+}
+
+case ${1:-all} in
+all)
+	[ $# -le 1 ] || usage
+	run_unit
+	run_e2e
+	;;
+unit)
+	[ $# -eq 1 ] || usage
+	run_unit
+	;;
+e2e)
+	shift
+	run_e2e "$@"
+	;;
+*)
+	usage
+	;;
+esac
+
+for n in "${notes[@]}"; do
+	echo "note: $n"
+done
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]

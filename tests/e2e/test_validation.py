@@ -1,0 +1,392 @@
+# userapi: end-to-end tests of request validation: 422 lists, e-mail syntax, malformed bodies, 413, 415.
+
+import socket
+import uuid
+
+import pytest
+import requests
+
+from conftest import JSON_CT, errors, unique_email
+
+
+def post_raw(base_url, data, ctype="application/json", **kw):
+    headers = {} if ctype is None else {"Content-Type": ctype}
+    return requests.post(base_url + "/users", data=data, headers=headers,
+                         timeout=30, **kw)
+
+
+# --- the 422 list -----------------------------------------------------------
+
+def test_all_problems_at_once(http, base_url):
+    r = http.post(base_url + "/users",
+                  json={"email": "bad", "age": -1, "extra": 1})
+    assert sorted(errors(r)) == sorted([
+        ("missing", ("body", "name")),
+        ("value_error", ("body", "email")),
+        ("greater_than_equal", ("body", "age")),
+        ("extra_forbidden", ("body", "extra")),
+    ])
+
+
+def test_missing_fields_exact_body(http, base_url):
+    r = http.post(base_url + "/users", json={})
+    assert r.status_code == 422
+    assert r.headers["Content-Type"] == JSON_CT
+    detail = r.json()["detail"]
+    assert sorted(detail, key=lambda e: e["loc"]) == [
+        {"type": "missing", "loc": ["body", "email"], "msg": "Field required"},
+        {"type": "missing", "loc": ["body", "name"], "msg": "Field required"},
+    ]
+
+
+@pytest.mark.parametrize("field, value", [
+    ("role", "admin"), ("is_admin", True), ("is_active", False),
+    ("id", "00000000-0000-4000-8000-000000000000"),
+    ("created_at", "2020-01-01T00:00:00Z"), ("password_hash", "x"),
+    ("Name", "case matters"),
+])
+def test_extra_field_forbidden(http, base_url, field, value):
+    r = http.post(base_url + "/users",
+                  json={"name": "X", "email": unique_email(), field: value})
+    assert errors(r) == [("extra_forbidden", ("body", field))]
+
+
+@pytest.mark.parametrize("body, expected", [
+    ({"name": None, "email": None},
+     [("string_type", ("body", "name")), ("string_type", ("body", "email"))]),
+    ({"name": 123, "email": "a@example.com"}, [("string_type", ("body", "name"))]),
+    ({"name": ["x"], "email": "a@example.com"}, [("string_type", ("body", "name"))]),
+    ({"name": "x", "email": ["a@example.com"]}, [("string_type", ("body", "email"))]),
+    ({"name": "x", "email": "a@example.com", "password": None},
+     [("string_type", ("body", "password"))]),
+    ({"name": "x", "email": "a@example.com", "password": 12345678},
+     [("string_type", ("body", "password"))]),
+])
+def test_string_type(http, base_url, body, expected):
+    r = http.post(base_url + "/users", json=body)
+    assert sorted(errors(r)) == sorted(expected)
+
+
+@pytest.mark.parametrize("age", ["30", 30.5, True, False, [30], {"v": 30}, "abc"])
+def test_age_int_type(http, base_url, age):
+    r = http.post(base_url + "/users",
+                  json={"name": "Age", "email": unique_email(), "age": age})
+    assert errors(r) == [("int_type", ("body", "age"))]
+
+
+@pytest.mark.parametrize("age, kind", [
+    (-1, "greater_than_equal"), (151, "less_than_equal"),
+    (2**32 + 5, "less_than_equal"),		# must not wrap to 5
+    (-2**63, "greater_than_equal"), (2**63 - 1, "less_than_equal"),
+])
+def test_age_range(http, base_url, age, kind):
+    r = http.post(base_url + "/users",
+                  json={"name": "Age", "email": unique_email(), "age": age})
+    assert errors(r) == [(kind, ("body", "age"))]
+
+
+# --- e-mail addresses -------------------------------------------------------
+
+def _long_domain(total_len):
+    """example-ish domain so that 'a'*64 + '@' + domain has total_len bytes."""
+    need = total_len - 65
+    labels = []
+    while need > 0:
+        n = min(63, need - 4) if need > 67 else need - 4
+        labels.append("d" * n)
+        need -= n + 1
+        if need <= 4:
+            break
+    domain = ".".join(labels) + ".com"
+    assert 64 + 1 + len(domain) == total_len, len(domain)
+    return domain
+
+
+BAD_EMAILS = {
+    "no-at": "plainaddress.example.com",
+    "two-at": "a@b@example.com",
+    "leading-dot": ".lead@example.com",
+    "trailing-dot-local": "trail.@example.com",
+    "consecutive-dots": "a..b@example.com",
+    "consecutive-dots-domain": "ab@example..com",
+    "label-leading-hyphen": "user@-example.com",
+    "label-trailing-hyphen": "user@example-.com",
+    "local-65": "x" * 65 + "@example.com",
+    "total-255": "a" * 64 + "@" + _long_domain(255),
+    "label-64": "user@" + "l" * 64 + ".com",
+    "numeric-tld": "user@example.123",
+    "ip-address": "user@192.168.0.1",
+    "ip-literal": "user@[192.168.0.1]",
+    "ipv6-literal": "user@[IPv6:::1]",
+    "unicode-domain": "user@ex\u00e4mple.com",
+    "unicode-local": "\u00fcser@example.com",
+    "empty": "",
+    "only-at": "@",
+    "no-local": "@example.com",
+    "no-domain": "user@",
+    "single-label": "user@localhost",
+    "space-inside": "us er@example.com",
+    "underscore-domain": "user@exa_mple.com",
+    "trailing-dot-domain": "user@example.com.",
+    "quoted-local": "\"john doe\"@example.com",
+    "comma": "a,b@example.com",
+    "angle-brackets": "<user@example.com>",
+    "display-name": "User <user@example.com>",
+    "nul": "user\u0000@example.com",
+    "newline": "user@example.com\nx",
+}
+
+
+@pytest.mark.parametrize("email", list(BAD_EMAILS.values()), ids=list(BAD_EMAILS))
+def test_bad_email(http, base_url, email):
+    r = http.post(base_url + "/users", json={"name": "Mail", "email": email})
+    if "\u0000" in email:		# refused, whatever the reason
+        assert r.status_code == 422, r.text
+        return
+    assert errors(r) == [("value_error", ("body", "email"))]
+    assert r.json()["detail"][0]["msg"].startswith(
+        "value is not a valid email address"), r.text
+
+
+def _tagged(local_len=None):
+    tag = uuid.uuid4().hex
+    if local_len is None:
+        return tag[:10]
+    return (tag + "x" * 64)[:local_len]
+
+
+GOOD_EMAILS = {
+    "plus": lambda: "first.last+%s@example.com" % _tagged(),
+    "subdomains": lambda: "%s@mail.sub.example.co.uk" % _tagged(),
+    "local-64": lambda: "%s@example.com" % _tagged(64),
+    "total-254": lambda: "%s@%s" % (_tagged(64), _long_domain(254)),
+    "apostrophe": lambda: "o'hara.%s@example.com" % _tagged(),
+    "hyphen-underscore": lambda: "user-name_%s@ex-ample.io" % _tagged(),
+    "short": lambda: "%s@b.co" % _tagged(1),
+    "digits-domain": lambda: "%s@123.example.com" % _tagged(),
+    "atext": lambda: "!#$%%&*/=?^`{|}~-%s@example.com" % _tagged(),
+    "upper-domain": lambda: "%s@EXAMPLE.COM" % _tagged(),
+}
+
+
+@pytest.mark.parametrize("make", list(GOOD_EMAILS.values()), ids=list(GOOD_EMAILS))
+def test_good_email(http, base_url, make):
+    email = make()
+    r = http.post(base_url + "/users", json={"name": "Mail", "email": email})
+    assert r.status_code == 201, (email, r.text)
+    local, domain = email.rsplit("@", 1)
+    assert r.json()["email"] == local + "@" + domain.lower()
+
+
+def test_email_surrounding_whitespace_is_dropped(http, base_url):
+    email = unique_email("ws")
+    r = http.post(base_url + "/users", json={"name": "Ws", "email": "  %s\t" % email})
+    assert r.status_code == 201, r.text
+    assert r.json()["email"] == email
+
+
+# --- names ------------------------------------------------------------------
+
+@pytest.mark.parametrize("name", [
+    "\u00e9" * 100, "\U0001f600" * 100, "a" * 100, "x",
+    "  " + "b" * 100 + "  ",		# trimmed before counting
+], ids=["e-acute-100", "emoji-100", "ascii-100", "one", "padded-100"])
+def test_name_length_accepted(http, base_url, name):
+    r = http.post(base_url + "/users", json={"name": name, "email": unique_email()})
+    assert r.status_code == 201, r.text
+    assert r.json()["name"] == name.strip()
+
+
+@pytest.mark.parametrize("name, kind", [
+    ("\u00e9" * 101, "string_too_long"),
+    ("\U0001f600" * 101, "string_too_long"),
+    ("a" * 101, "string_too_long"),
+    ("a" * 5000, "string_too_long"),
+    ("", "string_too_short"),
+    ("   ", "string_too_short"),
+    ("\t\n\r \u00a0\u3000\u2003", "string_too_short"),
+], ids=["e-acute-101", "emoji-101", "ascii-101", "ascii-5000", "empty",
+        "spaces", "unicode-spaces"])
+def test_name_length_refused(http, base_url, name, kind):
+    r = http.post(base_url + "/users", json={"name": name, "email": unique_email()})
+    assert errors(r) == [(kind, ("body", "name"))]
+
+
+def test_nul_in_name_is_refused(base_url):
+    r = post_raw(base_url, '{"name": "a\\u0000b", "email": "%s"}' % unique_email())
+    assert r.status_code == 422, r.text
+    errors(r)
+
+
+# --- bytes that are not UTF-8 outside JSON ----------------------------------
+
+@pytest.mark.parametrize("query", [
+    "email=%FF", "email=%FF%40example.com", "email=a%C3%28%40example.com",
+    "email=%ED%A0%80%40example.com", "limit=%FF", "skip=%C3%28", "%FF=1",
+])
+def test_query_not_utf8_is_not_a_500(http, base_url, main_log, query):
+    r = http.get(base_url + "/users?" + query)
+    assert r.status_code in (200, 422), (r.status_code, r.text)
+    if r.status_code == 200:
+        assert r.json() == [] or query == "%FF=1"
+    else:
+        errors(r)
+
+
+def test_login_form_not_utf8_is_not_a_500(base_url, main_log):
+    r = requests.post(base_url + "/token", data=b"username=%FF%40example.com&password=xxxxxxxx",
+                      headers={"Content-Type": "application/x-www-form-urlencoded"},
+                      timeout=30)
+    assert r.status_code in (401, 422), (r.status_code, r.text)
+
+
+# --- bodies that are not a user object --------------------------------------
+
+@pytest.mark.parametrize("data", [
+    '{"name": "x", "email": ',
+    '{"name": "x", "email": "a@example.com"} x',
+    '{"name": "x", "email": "a@example.com"}{}',
+    "{'name': 'x', 'email': 'a@example.com'}",
+    '{"name": "x",}',
+    "{",
+    "nul",
+    '{"name": "x\x01", "email": "a@example.com"}',	# raw control character
+    '{"name": "\\ud800", "email": "a@example.com"}',	# lone surrogate
+    '{"name": "x", "email": "a@example.com", "age": 1e400}',
+])
+def test_malformed_json(base_url, data):
+    r = post_raw(base_url, data.encode("utf-8", "surrogatepass"))
+    got = errors(r)
+    assert len(got) == 1, r.text
+    kind, loc = got[0]
+    assert kind == "json_invalid", r.text
+    assert loc[0] == "body" and len(loc) == 2 and isinstance(loc[1], int), loc
+
+
+@pytest.mark.parametrize("data", [
+    b'{"name": "\xff\xfe", "email": "a@example.com"}',
+    b'{"name": "\xc0\xaf", "email": "a@example.com"}',	# overlong "/"
+    b'{"name": "\xed\xa0\x80", "email": "a@example.com"}',	# encoded surrogate
+    b'\xef\xbb\xbf{"name": "bom", "email": "a@example.com"}',
+])
+def test_non_utf8_is_json_invalid(base_url, data):
+    r = post_raw(base_url, data)
+    got = errors(r)
+    assert [k for k, _ in got] == ["json_invalid"], r.text
+    assert got[0][1][0] == "body"
+
+
+def test_empty_body_is_missing(base_url):
+    r = post_raw(base_url, b"")
+    assert r.status_code == 422
+    assert r.json() == {"detail": [{"type": "missing", "loc": ["body"],
+                                    "msg": "Field required"}]}
+
+
+def test_json_null_body_is_missing(base_url):
+    r = post_raw(base_url, b"null")
+    assert errors(r) == [("missing", ("body",))]
+
+
+@pytest.mark.parametrize("data", [b"[]", b'[{"name": "x"}]', b'"a string"',
+                                  b"42", b"true"])
+def test_non_object_body(base_url, data):
+    r = post_raw(base_url, data)
+    assert errors(r) == [("model_attributes_type", ("body",))]
+
+
+@pytest.mark.parametrize("data", [
+    b"[" * 100000,
+    b"[" * 100000 + b"]" * 100000,
+    b'{"a":' * 50000 + b"1" + b"}" * 50000,
+    b'{"name": ' + b"[" * 5000 + b"]" * 5000 + b', "email": "a@example.com"}',
+], ids=["open-brackets", "balanced-brackets", "nested-objects", "nested-field"])
+def test_deep_nesting_is_422(base_url, main_log, data):
+    r = post_raw(base_url, data)
+    assert r.status_code == 422, r.text
+    errors(r)
+    assert requests.get(base_url + "/healthz", timeout=5).status_code == 200
+
+
+# --- content types ----------------------------------------------------------
+
+@pytest.mark.parametrize("ctype, data", [
+    ("application/x-www-form-urlencoded", "name=x&email=a%40example.com"),
+    ("text/plain", '{"name": "x", "email": "a@example.com"}'),
+    ("multipart/form-data; boundary=x", "--x\r\n\r\n--x--\r\n"),
+    ("application/jsonx", '{"name": "x", "email": "a@example.com"}'),
+    (None, '{"name": "x", "email": "a@example.com"}'),
+])
+def test_not_json_is_415(base_url, ctype, data):
+    r = post_raw(base_url, data, ctype=ctype)
+    assert r.status_code == 415, r.text
+    assert r.headers["Content-Type"] == JSON_CT
+    assert isinstance(r.json()["detail"], str)
+
+
+@pytest.mark.parametrize("ctype", [
+    "application/json; charset=utf-8", "APPLICATION/JSON", "application/json ;charset=UTF-8",
+])
+def test_json_content_type_variants(base_url, ctype):
+    r = post_raw(base_url, '{"name": "Ct", "email": "%s"}' % unique_email(), ctype=ctype)
+    assert r.status_code == 201, r.text
+
+
+def test_not_json_on_put_and_patch_is_415(http, base_url, user_factory):
+    u = user_factory()
+    for method in ("PUT", "PATCH"):
+        r = http.request(method, "%s/users/%s" % (base_url, u["id"]),
+                         data="name=x", timeout=10,
+                         headers={"Content-Type": "application/x-www-form-urlencoded"})
+        assert r.status_code == 415, (method, r.text)
+
+
+# --- body size --------------------------------------------------------------
+
+TOO_LARGE = {"detail": "Request body too large"}
+
+
+def _body_of_size(n):
+    head, tail = b'{"name": "', b'", "email": "a@example.com"}'
+    return head + b"n" * (n - len(head) - len(tail)) + tail
+
+
+def test_default_limit_is_one_mib(base_url, main_log):
+    r = post_raw(base_url, _body_of_size(1048577))
+    assert r.status_code == 413, r.text[:200]
+    assert r.headers["Content-Type"] == JSON_CT
+    assert r.json() == TOO_LARGE
+    # exactly the limit is read and validated
+    r = post_raw(base_url, _body_of_size(1048576))
+    assert errors(r) == [("string_too_long", ("body", "name"))]
+
+
+def test_body_over_the_http_limit_is_413(base_url, main_log):
+    """Over Kore's own http_body_max (4 MiB) Kore answers before the service."""
+    s = socket.create_connection(base_url.rsplit("/", 1)[1].split(":"), timeout=5)
+    try:
+        s.sendall(b"POST /users HTTP/1.1\r\nHost: t\r\nContent-Type: application/json"
+                  b"\r\nContent-Length: %d\r\n\r\n" % (5 * 1048576))
+        head = s.recv(4096).split(b"\r\n")[0]
+    finally:
+        s.close()
+    assert head.split()[1] == b"413", head
+
+
+def test_small_body_limit(extra, dsn, auth):
+    svc = extra.service(dsn, BODY_LIMIT=2048, WORKERS=1)
+    r = post_raw(svc.url, _body_of_size(2049))
+    assert r.status_code == 413, r.text
+    assert r.json() == TOO_LARGE
+    r = post_raw(svc.url, _body_of_size(2048))
+    assert errors(r) == [("string_too_long", ("body", "name"))]
+    # the limit covers every body, PUT and PATCH too
+    uid = uuid.uuid4()
+    for method in ("PUT", "PATCH"):
+        r = requests.request(method, "%s/users/%s" % (svc.url, uid),
+                             data=_body_of_size(4000), timeout=10,
+                             headers=dict(auth, **{"Content-Type": "application/json"}))
+        assert r.status_code == 413, (method, r.text)
+        assert r.json() == TOO_LARGE
+    r = post_raw(svc.url, '{"name": "Small", "email": "%s"}' % unique_email())
+    assert r.status_code == 201, r.text
