@@ -70,6 +70,21 @@ struct log_stream {
 
 static ssize_t	log_stream_write(void *, const char *, size_t);
 static void	log_stream_line(struct log_stream *);
+static void	log_out(const char *, size_t);
+
+/* One line to fd 1; a log that cannot be written is dropped. */
+static void
+log_out(const char *s, size_t len)
+{
+	ssize_t		n;
+
+	while (len > 0) {
+		if ((n = write(STDOUT_FILENO, s, len)) <= 0)
+			return;
+		s += n;
+		len -= (size_t)n;
+	}
+}
 
 void
 log_setup(void)
@@ -117,7 +132,7 @@ log_stream_line(struct log_stream *ls)
 	ls->line[ls->len] = '\0';
 	if (ls->len > 0 && ls->line[0] == '{') {
 		ls->line[ls->len++] = '\n';
-		(void)write(STDOUT_FILENO, ls->line, ls->len);
+		log_out(ls->line, ls->len);
 		ls->len = 0;
 		return;
 	}
@@ -130,8 +145,8 @@ log_stream_line(struct log_stream *ls)
 	o = json_pack("{s:s, s:s, s:s, s:s, s:s}", "ts", ts, "level", level,
 	    "pid", log_who(), "source", "kore", "msg", ls->line);
 	if (o != NULL && (s = json_dumps(o, JSON_COMPACT)) != NULL) {
-		(void)write(STDOUT_FILENO, s, strlen(s));
-		(void)write(STDOUT_FILENO, "\n", 1);
+		log_out(s, strlen(s));
+		log_out("\n", 1);
 		free(s);
 	}
 	json_decref(o);
