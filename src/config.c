@@ -138,6 +138,7 @@ config_secret(struct config *c, int *generated, char *err, size_t errlen)
 	FILE		*fp;
 	unsigned char	 buf[4096];
 	size_t		 len;
+	int		 toolong;
 
 	*generated = 0;
 	env = getenv("JWT_SECRET");
@@ -152,20 +153,30 @@ config_secret(struct config *c, int *generated, char *err, size_t errlen)
 		    "set JWT_SECRET or JWT_SECRET_FILE, not both"));
 
 	if (env != NULL) {
+		/* The whole value is the key: a prefix would be another key. */
 		len = strlen(env);
 		if (len < 32)
 			return (config_fail(err, errlen,
 			    "invalid JWT_SECRET: must be at least 32 bytes"));
-		memcpy(buf, env, len < sizeof(buf) ? len : sizeof(buf));
-		if (len > sizeof(buf))
-			len = sizeof(buf);
+		if ((c->jwt_secret = malloc(len)) == NULL)
+			abort();
+		memcpy(c->jwt_secret, env, len);
+		c->jwt_secret_len = len;
+		return (0);
 	} else if (path != NULL) {
 		if ((fp = fopen(path, "r")) == NULL)
 			return (config_fail(err, errlen,
 			    "invalid JWT_SECRET_FILE: cannot open %s: %s",
 			    path, strerror(errno)));
 		len = fread(buf, 1, sizeof(buf), fp);
+		toolong = len == sizeof(buf) && fgetc(fp) != EOF;
 		(void)fclose(fp);
+		if (toolong) {
+			explicit_bzero(buf, sizeof(buf));
+			return (config_fail(err, errlen, "invalid "
+			    "JWT_SECRET_FILE: the key must be less than %zu "
+			    "bytes", sizeof(buf)));
+		}
 		if (len > 0 && buf[len - 1] == '\n')
 			len--;
 		if (len > 0 && buf[len - 1] == '\r')

@@ -32,6 +32,7 @@
 #define STEP_START	0
 #define STEP_ACCOUNT	1	/* login_begin in flight */
 #define STEP_VERIFY	2	/* argon2id on a task */
+#define STEP_RESET	3	/* the account's count is being cleared */
 
 #define FORM_MAX	8192	/* bytes of a login form */
 
@@ -49,6 +50,8 @@ static void	login_cleanup(struct reqctx *);
 static int	login_start(struct http_request *, struct login_state *);
 static void	login_found(void *, struct store_reply *);
 static int	login_verify(struct http_request *, struct login_state *);
+static int	login_checked(struct http_request *, struct login_state *);
+static void	login_reset_done(void *, struct store_reply *);
 static int	login_finish(struct http_request *, struct login_state *);
 static int	login_form(struct http_request *, char **);
 static void	login_refuse(struct http_request *, struct login_state *);
@@ -71,6 +74,8 @@ api_token(struct http_request *req)
 		return (login_start(req, st));
 	case STEP_ACCOUNT:
 		return (login_verify(req, st));
+	case STEP_VERIFY:
+		return (login_checked(req, st));
 	default:
 		return (login_finish(req, st));
 	}
@@ -234,13 +239,16 @@ login_verify(struct http_request *req, struct login_state *st)
 	return (KORE_RESULT_RETRY);
 }
 
+/*
+ * The password was checked. On success the account's count is cleared
+ * before the token goes out, so the client's next login cannot be counted
+ * against the old window.
+ */
 static int
-login_finish(struct http_request *req, struct login_state *st)
+login_checked(struct http_request *req, struct login_state *st)
 {
 	char	 out[8];
-	char	*token;
 	size_t	 len;
-	long	 ttl;
 
 	len = sizeof(out) - 1;
 	if (!reqctx_task_result(req, out, &len))
@@ -254,6 +262,33 @@ login_finish(struct http_request *req, struct login_state *st)
 		return (KORE_RESULT_OK);
 	}
 
+	st->step = STEP_RESET;
+	return (reqctx_wait(req, login_store_reset(st->username,
+	    login_reset_done, req)));
+}
+
+static void
+login_reset_done(void *arg, struct store_reply *r)
+{
+	struct http_request	*req = arg;
+	struct login_state	*st;
+
+	st = reqctx_answered(req);
+	st->status = r->status;
+	http_request_wakeup(req);
+}
+
+static int
+login_finish(struct http_request *req, struct login_state *st)
+{
+	char	*token;
+	long	 ttl;
+
+	if (reqctx_waiting(req))
+		return (KORE_RESULT_RETRY);
+	if (st->status != STORE_OK)
+		return (users_fail(req, st->status));
+
 	ttl = (long)cfg.token_expire_min * 60;
 	token = token_issue(st->account.id, st->account.email,
 	    st->account.token_version, time(NULL), ttl);
@@ -262,7 +297,6 @@ login_finish(struct http_request *req, struct login_state *st)
 		reply_error(req, 500, "Internal Server Error");
 		return (KORE_RESULT_OK);
 	}
-	login_store_reset(st->username);
 
 	http_response_header(req, "cache-control", "no-store");
 	http_response_header(req, "pragma", "no-cache");

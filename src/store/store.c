@@ -26,7 +26,7 @@
 #define READ_OUTCOME	2	/* just the outcome */
 #define READ_TEXT	3	/* outcome, then one value into text */
 #define READ_LOGIN	4	/* login_begin's row */
-#define READ_NOTHING	5	/* fire and forget */
+#define READ_NOTHING	5	/* nothing to read */
 #define READ_SCHEMA	6	/* one value, no outcome column */
 
 /* The lockout: this many logins of one account per window. */
@@ -193,13 +193,13 @@ login_store_begin(const char *email, store_cb cb, void *arg)
 	return (store_run(st_login_begin, 3, p, READ_LOGIN, cb, arg));
 }
 
-void
-login_store_reset(const char *email)
+struct db_query *
+login_store_reset(const char *email, store_cb cb, void *arg)
 {
 	const char	*p[1];
 
 	p[0] = email;
-	(void)store_run(st_login_reset, 1, p, READ_NOTHING, NULL, NULL);
+	return (store_run(st_login_reset, 1, p, READ_NOTHING, cb, arg));
 }
 
 struct db_query *
@@ -314,6 +314,8 @@ store_read(struct store_call *call, PGresult *res, struct store_reply *reply)
 
 	rows = PQntuples(res);
 	switch (call->how) {
+	case READ_NOTHING:
+		return;
 	case READ_SCHEMA:
 		if (rows > 0)
 			(void)snprintf(reply->text, sizeof(reply->text), "%s",

@@ -72,8 +72,8 @@ struct db_query	*user_store_delete(const struct caller *, const char *id,
 
 /* Logins: count the attempt and fetch the account (reply->login). */
 struct db_query	*login_store_begin(const char *email, store_cb, void *);
-/* A successful login clears the count; nobody waits for it. */
-void		 login_store_reset(const char *email);
+/* A successful login clears the account's count. */
+struct db_query	*login_store_reset(const char *email, store_cb, void *);
 /* text = the caller's password hash. */
 struct db_query	*password_store_current(const struct caller *, store_cb,
 		    void *);
