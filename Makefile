@@ -22,7 +22,7 @@ export DEB_CFLAGS_APPEND := $(KORE_KILL)
 
 .PHONY: all deps deps-build deps-run deps-test deps-bench deps-dev build \
 	sanitize run dev db db-stop stop psql test unit e2e bench clean \
-	kodev-setup
+	kodev-setup assets-vendor
 
 all: build kodev-setup
 
@@ -60,16 +60,41 @@ build: deps-build userapi
 # release build back.
 userapi: $(BUILD)/prod/userapi FORCE
 	@cmp -s $< $@ || { cp $< $@ && echo "built ./userapi"; }
-$(BUILD)/prod/userapi: $(SOURCES) Makefile
+$(BUILD)/prod/userapi: $(SOURCES) Makefile | assets-vendor
 	$(call kodev_build,prod,$(KORE_FEATURES))
 
 FORCE:
 
 sanitize: deps-build $(BUILD)/sanitize/userapi
-$(BUILD)/sanitize/userapi: $(SOURCES) Makefile
+$(BUILD)/sanitize/userapi: $(SOURCES) Makefile | assets-vendor
 	$(call kodev_build,sanitize,$(KORE_FEATURES) SANITIZE=address$(,)undefined)
 
 , := ,
+
+# --- third-party browser assets ---------------------------------------------
+# Swagger UI and ReDoc come from npm, pinned in package.json and
+# package-lock.json. `npm ci` runs only when node_modules is missing or the
+# lockfile changed (no network otherwise); then only the files the pages
+# use are copied into assets/vendor/ (gitignored), where kodev compiles
+# them in like the rest of assets/. A file is copied only when its content
+# changed, so kodev rebuilds the big C arrays only then. The builds depend
+# on this order-only: it runs first, and rebuilds only what changed.
+VENDOR_FILES	:= swagger-ui-dist/swagger-ui-bundle.js \
+		   swagger-ui-dist/swagger-ui-bundle.js.LICENSE.txt \
+		   swagger-ui-dist/swagger-ui.css \
+		   redoc/bundles/redoc.standalone.js \
+		   redoc/bundles/redoc.standalone.js.LICENSE.txt
+
+assets-vendor: node_modules/.userapi-npm-ci
+	@mkdir -p assets/vendor
+	@for f in $(VENDOR_FILES); do \
+		cmp -s node_modules/$$f assets/vendor/$${f##*/} || \
+		    cp node_modules/$$f assets/vendor/ || exit 1; done
+
+node_modules/.userapi-npm-ci: package.json package-lock.json
+	@command -v npm >/dev/null || { echo "npm not found: run make deps"; exit 1; }
+	npm ci --ignore-scripts --no-audit --no-fund
+	@touch $@
 
 # `kodev run` in this directory: kodev wants conf/<directory name>.conf and
 # builds Kore into .objs; prepare both so Kore gets the kill policy too.
@@ -87,7 +112,7 @@ run: deps-run build
 
 # The dev build served from the repository, rebuilt and restarted on every
 # save under src/ conf/ sql/ migrations/ assets/ (scripts/dev.sh).
-dev: deps-dev kodev-setup
+dev: deps-dev kodev-setup assets-vendor
 	@scripts/dev.sh
 
 db: deps-run

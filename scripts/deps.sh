@@ -9,9 +9,16 @@ want=$(awk -v roles="$roles" '
 	{ for (i = 2; i <= NF; i++) if (index(roles, " " $i " ")) { print $1; break } }
 ' packages.txt)
 
+# What installed packages provide counts too: a nodejs that bundles npm
+# provides (and conflicts with) Debian's npm.
+provided=$(dpkg-query -W -f='${Status}\t${Provides}\n' 2>/dev/null |
+	awk -F '\t' '$1 ~ /ok installed/ { print $2 }' | tr ',' '\n' |
+	sed -e 's/([^)]*)//' -e 's/^ *//' -e 's/ *$//' | sort -u)
+
 missing=()
 for p in $want; do
-	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed"; then
+	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" &&
+	    ! grep -qxF "$p" <<<"$provided"; then
 		missing+=("$p")
 	fi
 done

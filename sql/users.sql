@@ -135,7 +135,8 @@ UNION ALL
 SELECT CASE WHEN NOT EXISTS (SELECT 1 FROM caller) THEN 'unauthorized'
     WHEN NOT EXISTS (SELECT 1 FROM users u, caller c WHERE u.id = $3::uuid
 	AND (c.is_admin OR c.id = u.id)) THEN 'missing'
-    WHEN NOT EXISTS (SELECT 1 FROM caller WHERE is_admin) THEN 'forbidden'
+    WHEN ($8::bool IS NOT NULL OR $9::bool IS NOT NULL)
+	AND NOT EXISTS (SELECT 1 FROM caller WHERE is_admin) THEN 'forbidden'
     ELSE 'stale' END,
     NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
 WHERE NOT EXISTS (SELECT 1 FROM upd);

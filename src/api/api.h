@@ -16,6 +16,7 @@ int	api_me(struct http_request *);
 int	api_me_password(struct http_request *);
 int	api_protected(struct http_request *);
 int	api_token(struct http_request *);
+int	api_asset(struct http_request *);
 
 /* Answer a store failure: 401, 403, 404, 409, 412, 503, 504 or 500. */
 int	users_fail(struct http_request *, enum store_status);

@@ -27,6 +27,8 @@ from pathlib import Path
 import pytest
 import requests
 
+import openapi_check
+
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(os.environ.get("USERAPI_BIN") or REPO / ".build/sanitize/userapi")
 PGEMBED = REPO / "scripts/pgembed.sh"
@@ -58,6 +60,26 @@ STOP_GRACE = 10		# seconds between SIGTERM and SIGKILL
 _services = []
 _problems = []
 _cli_log = None
+
+
+# --- every answer is checked against the OpenAPI document ------------------
+# Each response that a service started by this harness gives to requests
+# (sessions and requests.get alike) must match assets/openapi.json for its
+# route and status, else the test fails with openapi_check.Mismatch.
+
+_checked_urls = set()
+_send = requests.Session.send
+
+
+def _send_checked(self, request, **kwargs):
+    resp = _send(self, request, **kwargs)
+    url = resp.url
+    if any(url == u or url.startswith(u + "/") for u in _checked_urls):
+        openapi_check.check_response(resp)
+    return resp
+
+
+requests.Session.send = _send_checked
 
 
 def free_port():
@@ -218,6 +240,7 @@ class Service:
         finally:
             logf.close()
         _services.append(self)
+        _checked_urls.add(self.url)
         deadline = time.monotonic() + timeout
         while True:
             if self.proc.poll() is not None:
