@@ -189,10 +189,8 @@ login_found(void *arg, struct store_reply *r)
 static int
 login_verify(struct http_request *req, struct login_state *st)
 {
-	char		 msg[PASSWORD_MSG_MAX], buf[24];
-	const char	*hash;
-	size_t		 len;
-	int		 n;
+	char		 buf[24];
+	const char	*hash, *password;
 
 	if (reqctx_waiting(req))
 		return (KORE_RESULT_RETRY);
@@ -221,22 +219,16 @@ login_verify(struct http_request *req, struct login_state *st)
 		hash = password_dummy();
 	}
 
-	len = password_msg(msg, sizeof(msg), PASSWORD_OP_VERIFY, hash,
-	    st->password, NULL);
-	if (len == 0) {
+	password = st->password;
+	if (strlen(password) > PASSWORD_INPUT_MAX) {
 		/* Longer than any password we store: cannot match. */
 		st->fail = "password too long";
-		len = password_msg(msg, sizeof(msg), PASSWORD_OP_VERIFY,
-		    password_dummy(), "", NULL);
-	}
-	n = reqctx_task_start(req, password_task, msg, len);
-	explicit_bzero(msg, sizeof(msg));
-	if (n == -1) {
-		reply_unavailable(req, 1);
-		return (KORE_RESULT_OK);
+		hash = password_dummy();
+		password = "";
 	}
 	st->step = STEP_VERIFY;
-	return (KORE_RESULT_RETRY);
+	return (api_password_task(req, PASSWORD_OP_VERIFY, hash, password,
+	    NULL));
 }
 
 /*

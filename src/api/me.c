@@ -210,10 +210,8 @@ me_password_start(struct http_request *req, struct me_state *st)
 static int
 me_password_check(struct http_request *req, struct me_state *st)
 {
-	char		 msg[PASSWORD_MSG_MAX];
 	const char	*hash;
-	size_t		 len;
-	int		 n;
+	int		 rc;
 
 	if (reqctx_waiting(req))
 		return (KORE_RESULT_RETRY);
@@ -222,17 +220,11 @@ me_password_check(struct http_request *req, struct me_state *st)
 
 	/* No password yet: checked against the dummy, so it fails. */
 	hash = st->hash[0] != '\0' ? st->hash : password_dummy();
-	len = password_msg(msg, sizeof(msg), PASSWORD_OP_CHANGE, hash,
-	    st->current, st->next);
-	n = len == 0 ? -1 : reqctx_task_start(req, password_task, msg, len);
-	explicit_bzero(msg, sizeof(msg));
-	explicit_bzero(st->hash, sizeof(st->hash));
-	if (n == -1) {
-		reply_unavailable(req, 1);
-		return (KORE_RESULT_OK);
-	}
 	st->step = STEP_CHANGE;
-	return (KORE_RESULT_RETRY);
+	rc = api_password_task(req, PASSWORD_OP_CHANGE, hash, st->current,
+	    st->next);
+	explicit_bzero(st->hash, sizeof(st->hash));
+	return (rc);
 }
 
 static int

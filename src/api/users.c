@@ -92,9 +92,7 @@ api_users(struct http_request *req)
 	struct db_query		*q;
 	long long		 skip, limit;
 	const char		*why;
-	char			*v, *email, msg[PASSWORD_MSG_MAX];
-	size_t			 len;
-	int			 n;
+	char			*v, *email;
 
 	st = users_state(req);
 	switch (st->step) {
@@ -144,17 +142,9 @@ api_users(struct http_request *req)
 		}
 		verrs_free(&errs);
 		if (st->in.fields & USER_F_PASSWORD) {
-			len = password_msg(msg, sizeof(msg), PASSWORD_OP_HASH,
-			    st->in.password, NULL, NULL);
-			/* A valid password always fits the message. */
-			n = reqctx_task_start(req, password_task, msg, len);
-			explicit_bzero(msg, sizeof(msg));
-			if (n == -1) {
-				reply_unavailable(req, 1);
-				return (KORE_RESULT_OK);
-			}
 			st->step = STEP_HASH;
-			return (KORE_RESULT_RETRY);
+			return (api_password_task(req, PASSWORD_OP_HASH,
+			    st->in.password, NULL, NULL));
 		}
 		return (users_sleep(req, st,
 		    user_store_create(&st->in, NULL, users_stored, req)));
@@ -288,6 +278,24 @@ users_create_hashed(struct http_request *req, struct users_state *st)
 	}
 	return (users_sleep(req, st,
 	    user_store_create(&st->in, hash, users_stored, req)));
+}
+
+int
+api_password_task(struct http_request *req, int op, const char *a,
+    const char *b, const char *c)
+{
+	char	msg[PASSWORD_MSG_MAX];
+	size_t	len;
+	int	rc;
+
+	len = password_msg(msg, sizeof(msg), op, a, b, c);
+	rc = len == 0 ? -1 : reqctx_task_start(req, password_task, msg, len);
+	explicit_bzero(msg, sizeof(msg));
+	if (rc == -1) {
+		reply_unavailable(req, 1);
+		return (KORE_RESULT_OK);
+	}
+	return (KORE_RESULT_RETRY);
 }
 
 static int
