@@ -548,8 +548,12 @@ check_user_get
 
 rss_max=0
 say "wrk -t2 -c$CONNS -d${DURATION}s GET /users/{id}"
+log_mark=$(wc -l <"$tmp/service.log")
 run_wrk "/users/{id}"
 g_rps=$w_rps g_p50=$w_p50 g_p99=$w_p99 g_err=$w_err
+# How the requests spread over the workers: access lines per process id.
+spread=$(tail -n +"$((log_mark + 1))" "$tmp/service.log" |
+	awk '$4 == "access" { n[$3]++ } END { for (p in n) { printf "%s%d", s, n[p]; s = " / " } }')
 say "wrk -t2 -c$CONNS -d${DURATION}s GET /users?limit=10"
 run_wrk "/users?limit=10"
 l_rps=$w_rps l_p50=$w_p50 l_p99=$w_p99 l_err=$w_err
@@ -574,6 +578,7 @@ row "pgbench, the same SELECT (-M prepared -c 16 -j 2)" "$p_rps" "$p_p50" \
     "$p_p99" "$p_err"
 echo
 echo "service RSS max: $(( (rss_max + 1023) / 1024 )) MiB"
+echo "GET /users/{id} requests per worker: ${spread:-unknown}"
 
 cores=$(nproc)
 limit=$(awk -v c="$cores" -v us="$v_cpu_us" 'BEGIN { printf "%.1f", c * 1e6 / us }')

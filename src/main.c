@@ -21,6 +21,7 @@
 #include "auth/token.h"
 #include "config.h"
 #include "db/db.h"
+#include "http/reply.h"
 #include "json/user_json.h"
 #include "log.h"
 #include "migrate.h"
@@ -88,11 +89,11 @@ kore_parent_configure(int argc, char **argv)
 	setvbuf(stderr, NULL, _IOLBF, 0);
 
 	/*
-	 * Large blocks (argon2id's 19 MiB, big bodies) go back to the system
-	 * when freed. Left dynamic, glibc raises the threshold after the first
-	 * such free and keeps the memory in every task thread's arena.
+	 * One malloc arena: the task threads' argon2id blocks (19 MiB) then
+	 * live where malloc_trim can give them back once no task runs
+	 * (reqctx_tasks_trim); a thread arena keeps its top for good.
 	 */
-	(void)mallopt(M_MMAP_THRESHOLD, 256 * 1024);
+	(void)mallopt(M_ARENA_MAX, 1);
 
 	cmd = "serve";
 	for (i = 1; i < argc; i++) {
@@ -223,7 +224,8 @@ main_bind(void)
 /*
  * Runs in each worker after the sandbox is on. The 1 s timer makes the
  * worker wake up to expire idle and slow connections (Kore only checks
- * timeouts when its loop turns).
+ * timeouts when its loop turns), and gives back the memory of argon2id
+ * once no task runs.
  */
 void
 kore_worker_configure(void)
@@ -237,4 +239,5 @@ kore_worker_configure(void)
 static void
 main_tick(void *arg, u_int64_t now)
 {
+	reqctx_tasks_trim();
 }

@@ -3,6 +3,7 @@
 #include <sys/types.h>
 #include <sys/random.h>
 
+#include <malloc.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -20,6 +21,7 @@ static void	reqctx_free(struct http_request *);
 static void	reqctx_task_release(struct reqctx *);
 
 static int	tasks_in_flight;
+static int	tasks_ran;
 static void	reqctx_request_id(struct http_request *, struct reqctx *);
 static void	reply_send(struct http_request *, int, const void *, size_t);
 
@@ -149,6 +151,7 @@ reqctx_task_start(struct http_request *req, int (*fn)(struct kore_task *),
 		return (-1);
 
 	tasks_in_flight++;
+	tasks_ran = 1;
 	ctx->task_on = 1;
 	kore_task_create(&ctx->task, fn);
 	kore_task_bind_request(&ctx->task, req);
@@ -187,6 +190,15 @@ reqctx_task_release(struct reqctx *ctx)
 		kore_task_destroy(&ctx->task);
 	ctx->task_on = 0;
 	tasks_in_flight--;
+}
+
+void
+reqctx_tasks_trim(void)
+{
+	if (tasks_in_flight > 0 || !tasks_ran)
+		return;
+	tasks_ran = 0;
+	(void)malloc_trim(0);
 }
 
 const char *
