@@ -51,6 +51,8 @@ HEALTH_CONNS=4		# wrk -c on GET /healthz meanwhile
 HEALTH_DELAY_MS=10	# pause of each of those connections between requests
 
 TOP=$(cd "$(dirname "$0")/.." && pwd -P)
+# The wrk scripts load bench/result.lua from here.
+export BENCH_DIR=$TOP/bench
 PGEMBED=$TOP/scripts/pgembed.sh
 
 tmp=""
