@@ -378,21 +378,35 @@ preflight() {
 
 # wrk on one path while sampling the service's RSS. Sets w_* for the table.
 run_wrk() {
-	local path=$1 out=$tmp/wrk.out line kib max=0
+	local path=$1 out=$tmp/wrk.out
 
 	BENCH_PATH=$path BENCH_IDS=$tmp/ids BENCH_TOKEN=$token \
 	    wrk -t2 -c"$CONNS" -d"${DURATION}s" -s "$TOP/bench/wrk.lua" \
 	    "$url" >"$out" 2>&1 &
 	bg_pid=$!
-	while alive "$bg_pid"; do
-		kib=$(tree_rss_kib "$svc_pid")
-		[ "$kib" -le "$max" ] || max=$kib
-		sleep 0.25
-	done
+	watch_rss "$bg_pid"
 	wait "$bg_pid" || die "wrk failed on $path: $(tail -n 3 "$out")"
 	bg_pid=""
-	[ "$max" -le "$rss_max" ] || rss_max=$max
+	[ "$watched_max" -le "$rss_max" ] || rss_max=$watched_max
 	wrk_read "$out" "$path"
+}
+
+# Until every process named exits, sample the service's total RSS every
+# 0.25 s; the largest, in KiB, lands in watched_max.
+watch_rss() {
+	local kib p running
+
+	watched_max=0
+	while :; do
+		running=0
+		for p in "$@"; do
+			! alive "$p" || running=1
+		done
+		[ "$running" -eq 1 ] || break
+		kib=$(tree_rss_kib "$svc_pid")
+		[ "$kib" -le "$watched_max" ] || watched_max=$kib
+		sleep 0.25
+	done
 }
 
 # The wrk-result line of file $1 (wrk on $2). Sets w_rps (every response),
@@ -419,7 +433,7 @@ wrk_read() {
 # the service's and the machine's CPU time. The lockout counts start empty.
 # Sets t_* (logins/s are successful logins), h_* and cpu_*.
 run_token() {
-	local out=$tmp/token.out hz=$tmp/healthz.out kib max=0 s0 m0 s1 m1
+	local out=$tmp/token.out hz=$tmp/healthz.out s0 m0 s1 m1
 
 	sql -c "DELETE FROM login_attempts"
 	s0=$(tree_cpu_ticks "$svc_pid")
@@ -434,18 +448,14 @@ run_token() {
 	    wrk -t1 -c"$HEALTH_CONNS" -d"${hz_duration}s" \
 	    -s "$TOP/bench/wrk.lua" "$url" >"$hz" 2>&1 &
 	hz_pid=$!
-	while alive "$bg_pid" || alive "$hz_pid"; do
-		kib=$(tree_rss_kib "$svc_pid")
-		[ "$kib" -le "$max" ] || max=$kib
-		sleep 0.25
-	done
+	watch_rss "$bg_pid" "$hz_pid"
 	wait "$bg_pid" || die "wrk failed on /token: $(tail -n 3 "$out")"
 	bg_pid=""
 	wait "$hz_pid" || die "wrk failed on /healthz: $(tail -n 3 "$hz")"
 	hz_pid=""
 	s1=$(tree_cpu_ticks "$svc_pid")
 	m1=$(machine_ticks)
-	token_rss_max=$max
+	token_rss_max=$watched_max
 
 	wrk_read "$out" /token
 	t_rps=$w_ok_rps t_p50=$w_p50 t_p99=$w_p99 t_err=$w_err t_ok=$w_ok
