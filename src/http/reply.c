@@ -6,6 +6,7 @@
 #include <malloc.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include <kore/kore.h>
@@ -24,6 +25,7 @@ static int	tasks_in_flight;
 static int	tasks_ran;
 static void	reqctx_request_id(struct http_request *, struct reqctx *);
 static void	reply_send(struct http_request *, int, const void *, size_t);
+static int	reply_has_header(struct http_request *, const char *);
 
 uint64_t
 reply_now_us(void)
@@ -231,9 +233,34 @@ reply_send(struct http_request *req, int status, const void *data, size_t len)
 
 	ctx = reqctx_get(req);
 	http_response_header(req, "x-request-id", ctx->rid);
+
+	/*
+	 * Security headers on every answer. Everything but the static
+	 * assets (which say how long they may be cached) may carry a token
+	 * or user data: no-store. No HSTS: it belongs to a TLS listener.
+	 */
+	if (!reply_has_header(req, "x-content-type-options"))
+		http_response_header(req, "x-content-type-options", "nosniff");
+	http_response_header(req, "referrer-policy", "no-referrer");
+	if (!reply_has_header(req, "cache-control"))
+		http_response_header(req, "cache-control", "no-store");
+
 	http_response(req, status, data, len);
 	log_access(reply_method_name(req->method), req->path, status, len,
 	    reply_now_us() - ctx->start_us, ctx->rid);
+}
+
+/* 1 when the answer already has header name (lower case), else 0. */
+static int
+reply_has_header(struct http_request *req, const char *name)
+{
+	struct http_header	*hdr;
+
+	TAILQ_FOREACH(hdr, &req->resp_headers, list) {
+		if (!strcasecmp(hdr->header, name))
+			return (1);
+	}
+	return (0);
 }
 
 void
