@@ -22,6 +22,7 @@ export DEB_CFLAGS_APPEND := $(KORE_KILL)
 
 .PHONY: all deps deps-build deps-run deps-test deps-bench deps-dev build \
 	sanitize run dev db db-stop stop psql test unit e2e bench clean \
+	fuzz deps-fuzz \
 	kodev-setup assets-vendor
 
 all: build kodev-setup
@@ -36,6 +37,8 @@ deps-test:
 	@scripts/deps.sh build run test
 deps-bench:
 	@scripts/deps.sh build run bench
+deps-fuzz:
+	@scripts/deps.sh build test fuzz
 deps-dev:
 	@scripts/deps.sh build run dev
 
@@ -141,6 +144,11 @@ unit: deps-test
 
 e2e: deps-test sanitize
 	@scripts/test.sh e2e
+
+# Each libFuzzer target FUZZ_SECONDS (default 60) from its seed corpus;
+# `make test` runs each only a few seconds.
+fuzz: deps-fuzz
+	@$(MAKE) -s -C tests/fuzz run
 
 bench: deps-bench build
 	@bench/run.sh $(TOP)/userapi

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # userapi: run the tests (`make test`, `make unit`, `make e2e`) and print one summary line.
 #
-#   scripts/test.sh          unit tests, then end-to-end tests
+#   scripts/test.sh          unit tests, fuzz smoke run, end-to-end tests
 #   scripts/test.sh unit     cmocka tests (make -C tests/unit run)
+#   scripts/test.sh fuzz     each libFuzzer target a few seconds plus its
+#                            regression inputs (make -C tests/fuzz smoke)
 #   scripts/test.sh e2e      pytest against the sanitizer build and a
 #                            throwaway PostgreSQL cluster (tests/e2e)
 #
@@ -19,7 +21,7 @@ failed=0
 notes=()
 
 usage() {
-	echo "usage: scripts/test.sh [unit|e2e [pytest args...]]" >&2
+	echo "usage: scripts/test.sh [unit|fuzz|e2e [pytest args...]]" >&2
 	exit 2
 }
 
@@ -50,6 +52,26 @@ run_unit() {
 		notes+=("unit: make -C tests/unit run failed (exit $rc) without a test count")
 	fi
 	echo "unit: $p passed, $f failed"
+	passed=$((passed + p))
+	failed=$((failed + f))
+}
+
+run_fuzz() {
+	local out rc p f
+
+	echo "== fuzz: make -C tests/fuzz smoke"
+	out=$(mktemp)
+	make -C "$TOP/tests/fuzz" smoke 2>&1 | tee "$out"
+	rc=${PIPESTATUS[0]}
+	# run.sh: "fuzz: 7 passed, 0 failed" (one per target)
+	p=$(sum_matches '^fuzz: ([0-9]+) passed.*' "$out")
+	f=$(sum_matches '^fuzz: [0-9]+ passed, ([0-9]+) failed.*' "$out")
+	rm -f "$out"
+	if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
+		f=1
+		notes+=("fuzz: make -C tests/fuzz smoke failed (exit $rc) without a count")
+	fi
+	echo "fuzz: $p passed, $f failed"
 	passed=$((passed + p))
 	failed=$((failed + f))
 }
@@ -90,7 +112,12 @@ case ${1:-all} in
 all)
 	[ $# -le 1 ] || usage
 	run_unit
+	run_fuzz
 	run_e2e
+	;;
+fuzz)
+	[ $# -eq 1 ] || usage
+	run_fuzz
 	;;
 unit)
 	[ $# -eq 1 ] || usage
