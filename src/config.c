@@ -102,6 +102,12 @@ config_load(struct config *c, char *err, size_t errlen)
 	if (config_int("TASK_THREADS", 2, 1, 64, &v, err, errlen) == -1)
 		return (-1);
 	c->task_threads = (int)v;
+	if (config_int("MAIL_MAX", 16, 1, 256, &v, err, errlen) == -1)
+		return (-1);
+	c->mail_max = (int)v;
+	if (config_int("MAIL_THREADS", 2, 1, 64, &v, err, errlen) == -1)
+		return (-1);
+	c->mail_threads = (int)v;
 
 	if (config_int("ARGON2_MEMORY_KIB", 19456, 8, 4194304,
 	    &v, err, errlen) == -1)

@@ -22,8 +22,10 @@ struct config {
 	int		 db_timeout_ms;	/* deadline of one query */
 
 	size_t		 body_max;	/* JSON body limit, bytes */
-	int		 tasks_max;	/* tasks in flight per worker */
-	int		 task_threads;	/* threads per worker */
+	int		 tasks_max;	/* password jobs in flight per worker */
+	int		 task_threads;	/* password threads per worker */
+	int		 mail_max;	/* mail jobs in flight per worker */
+	int		 mail_threads;	/* mail threads per worker */
 
 	uint32_t	 argon2_m_kib;
 	uint32_t	 argon2_t;

@@ -14,14 +14,13 @@
 #include <kore/http.h>
 #include <kore/hooks.h>
 #include <kore/seccomp.h>
-#include <kore/tasks.h>
 
 #include "admin.h"
 #include "auth/password.h"
 #include "auth/token.h"
+#include "bg/bg.h"
 #include "config.h"
 #include "db/db.h"
-#include "http/reply.h"
 #include "json/user_json.h"
 #include "log.h"
 #include "migrate.h"
@@ -49,8 +48,11 @@ static void	main_tick(void *, u_int64_t);
 KORE_SECCOMP_FILTER("userapi",
 	ASAN_SYSCALLS
 	KORE_SYSCALL_ALLOW(newfstatat),		/* glibc >= 2.33 stat(): libpq, nss */
+	KORE_SYSCALL_ALLOW(clone),		/* bg/: starting its threads */
 	KORE_SYSCALL_DENY(clone3, ENOSYS),	/* glibc then falls back to clone */
+	KORE_SYSCALL_ALLOW(set_robust_list),	/* glibc thread start */
 	KORE_SYSCALL_ALLOW(rseq),		/* glibc >= 2.35 thread start */
+	KORE_SYSCALL_ALLOW(eventfd2),		/* bg/: finished work wakes the loop */
 	KORE_SYSCALL_ALLOW(getpeername),	/* libcurl */
 	KORE_SYSCALL_ALLOW(uname),		/* libcurl, nss */
 	KORE_SYSCALL_ALLOW(sendmmsg),		/* glibc DNS resolver */
@@ -89,9 +91,9 @@ kore_parent_configure(int argc, char **argv)
 	setvbuf(stderr, NULL, _IOLBF, 0);
 
 	/*
-	 * One malloc arena: the task threads' argon2id blocks (19 MiB) then
-	 * live where malloc_trim can give them back once no task runs
-	 * (reqctx_tasks_trim); a thread arena keeps its top for good.
+	 * One malloc arena: the background threads' argon2id blocks (19 MiB)
+	 * then live where malloc_trim can give them back once no work runs
+	 * (bg_trim); a thread arena keeps its top for good.
 	 */
 	(void)mallopt(M_ARENA_MAX, 1);
 
@@ -194,7 +196,6 @@ kore_parent_configure(int argc, char **argv)
 	skip_runas = 1;
 
 	worker_count = (u_int8_t)cfg.workers;
-	kore_task_threads = (u_int16_t)cfg.task_threads;
 	http_body_max = cfg.body_max * 2;
 	main_bind();
 
@@ -225,19 +226,26 @@ main_bind(void)
  * Runs in each worker after the sandbox is on. The 1 s timer makes the
  * worker wake up to expire idle and slow connections (Kore only checks
  * timeouts when its loop turns), and gives back the memory of argon2id
- * once no task runs.
+ * once no background work runs.
  */
 void
 kore_worker_configure(void)
 {
+	int	threads[BG_NKINDS], cap[BG_NKINDS];
+
+	threads[BG_PASSWORD] = cfg.task_threads;
+	cap[BG_PASSWORD] = cfg.tasks_max;
+	threads[BG_MAIL] = cfg.mail_threads;
+	cap[BG_MAIL] = cfg.mail_max;
+	bg_init(threads, cap);
+
 	(void)kore_timer_add(main_tick, 1000, NULL, 0);
 	db_worker_init(cfg.database_url, cfg.db_pool_size, cfg.db_queue_max,
 	    cfg.db_timeout_ms);
-
 }
 
 static void
 main_tick(void *arg, u_int64_t now)
 {
-	reqctx_tasks_trim();
+	bg_trim();
 }

@@ -138,7 +138,7 @@ static int	asset_etag_match(const char *, const char *);
 static void	asset_append(char **, size_t *, size_t *, const void *,
 		    size_t);
 
-/* GET and HEAD of every path in the table. */
+/* GET and HEAD of every path in the table (the route table sends both). */
 int
 api_asset(struct http_request *req)
 {
@@ -148,12 +148,6 @@ api_asset(struct http_request *req)
 	const void		*data;
 	char			*v, version[VERSION_LEN + 1];
 	size_t			 len, idx;
-
-	if (req->method != HTTP_METHOD_GET &&
-	    req->method != HTTP_METHOD_HEAD) {
-		reply_not_allowed(req, "GET, HEAD");
-		return (KORE_RESULT_OK);
-	}
 
 	if ((a = asset_find(req->path, strlen(req->path))) == NULL) {
 		reply_error(req, 404, "Not Found");

@@ -1,4 +1,4 @@
-/* userapi: liveness (/healthz), readiness (/readyz) and the JSON 404 for unknown paths. */
+/* userapi: liveness (/healthz) and readiness (/readyz). */
 
 #include <sys/types.h>
 
@@ -13,23 +13,30 @@
 #include "migrate.h"
 #include "store/store.h"
 
+/* readyz: ask the database -> answer. */
+enum {
+	READY_ASK,
+	READY_ANSWER
+};
+
 struct ready_state {
-	struct reqctx		ctx;		/* must be first */
-	int			asked;
 	enum store_status	status;
 	char			version[256];
 };
 
-static void	ready_answer(void *, struct store_reply *);
+static int	ready_ask(struct http_request *);
+static void	ready_kept(void *, struct store_reply *);
+static int	ready_answer(struct http_request *);
+
+static struct http_state	ready_steps[] = {
+	{ "ask",	ready_ask },
+	{ "answer",	ready_answer },
+};
 
 /* The process is alive and its event loop turns. */
 int
 api_healthz(struct http_request *req)
 {
-	if (req->method != HTTP_METHOD_GET) {
-		reply_not_allowed(req, "GET");
-		return (KORE_RESULT_OK);
-	}
 	reply_json(req, 200, json_pack("{s:s}", "status", "ok"));
 	return (KORE_RESULT_OK);
 }
@@ -38,22 +45,33 @@ api_healthz(struct http_request *req)
 int
 api_readyz(struct http_request *req)
 {
+	return (REQCTX_RUN(ready_steps, req));
+}
+
+static int
+ready_ask(struct http_request *req)
+{
+	(void)reqctx_state(req, sizeof(struct ready_state), NULL);
+	return (reqctx_wait(req, health_store_schema(ready_kept, req),
+	    READY_ANSWER));
+}
+
+static void
+ready_kept(void *arg, struct store_reply *r)
+{
 	struct ready_state	*st;
 
-	if (req->method != HTTP_METHOD_GET) {
-		reply_not_allowed(req, "GET");
-		return (KORE_RESULT_OK);
-	}
+	st = reqctx_resume(arg);
+	st->status = r->status;
+	(void)snprintf(st->version, sizeof(st->version), "%s", r->text);
+}
 
-	st = reqctx_open(req, sizeof(*st));
-	if (!st->asked) {
-		st->asked = 1;
-		return (reqctx_wait(req, health_store_schema(ready_answer,
-		    req)));
-	}
-	if (reqctx_waiting(req))
-		return (KORE_RESULT_RETRY);
+static int
+ready_answer(struct http_request *req)
+{
+	struct ready_state	*st;
 
+	st = reqctx_state(req, sizeof(*st), NULL);
 	if (st->status != STORE_OK) {
 		http_response_header(req, "retry-after", "1");
 		reply_json(req, 503, json_pack("{s:s, s:s}", "status",
@@ -67,24 +85,5 @@ api_readyz(struct http_request *req)
 		reply_json(req, 200, json_pack("{s:s, s:s}", "status", "ok",
 		    "schema", st->version));
 	}
-	return (KORE_RESULT_OK);
-}
-
-static void
-ready_answer(void *arg, struct store_reply *r)
-{
-	struct http_request	*req = arg;
-	struct ready_state	*st;
-
-	st = reqctx_answered(req);
-	st->status = r->status;
-	(void)snprintf(st->version, sizeof(st->version), "%s", r->text);
-	http_request_wakeup(req);
-}
-
-int
-api_notfound(struct http_request *req)
-{
-	reply_error(req, 404, "Not Found");
-	return (KORE_RESULT_OK);
+	return (HTTP_STATE_COMPLETE);
 }

@@ -29,16 +29,17 @@
 #include "model/verr.h"
 #include "store/store.h"
 
-#define STEP_START	0
-#define STEP_ACCOUNT	1	/* login_begin in flight */
-#define STEP_VERIFY	2	/* argon2id on a task */
-#define STEP_RESET	3	/* the account's count is being cleared */
-
 #define FORM_MAX	8192	/* bytes of a login form */
 
+/* The steps of a login, in order. */
+enum {
+	LOGIN_READ,		/* read the form, ask for the account */
+	LOGIN_ACCOUNT,		/* lockout, then argon2id in the background */
+	LOGIN_CHECKED,		/* wrong: 401; right: clear the count */
+	LOGIN_ISSUE		/* sign the token */
+};
+
 struct login_state {
-	struct reqctx		 ctx;		/* must be first */
-	int			 step;
 	char			*username;
 	char			*password;
 	enum store_status	 status;
@@ -46,45 +47,40 @@ struct login_state {
 	const char		*fail;		/* why, for the log only */
 };
 
-static void	login_cleanup(struct reqctx *);
-static int	login_start(struct http_request *, struct login_state *);
+static struct login_state *login_state(struct http_request *);
+static void	login_cleanup(void *);
+static int	login_read(struct http_request *);
 static void	login_found(void *, struct store_reply *);
-static int	login_verify(struct http_request *, struct login_state *);
-static int	login_checked(struct http_request *, struct login_state *);
+static int	login_account(struct http_request *);
+static int	login_checked(struct http_request *);
 static void	login_reset_done(void *, struct store_reply *);
-static int	login_finish(struct http_request *, struct login_state *);
+static int	login_issue(struct http_request *);
 static int	login_form(struct http_request *, char **);
 static void	login_refuse(struct http_request *, struct login_state *);
+
+static struct http_state	login_steps[] = {
+	{ "read",	login_read },
+	{ "account",	login_account },
+	{ "checked",	login_checked },
+	{ "issue",	login_issue },
+};
 
 int
 api_token(struct http_request *req)
 {
-	struct login_state	*st;
+	return (REQCTX_RUN(login_steps, req));
+}
 
-	if (req->method != HTTP_METHOD_POST) {
-		reply_not_allowed(req, "POST");
-		return (KORE_RESULT_OK);
-	}
-
-	st = reqctx_open(req, sizeof(*st));
-	st->ctx.cleanup = login_cleanup;
-
-	switch (st->step) {
-	case STEP_START:
-		return (login_start(req, st));
-	case STEP_ACCOUNT:
-		return (login_verify(req, st));
-	case STEP_VERIFY:
-		return (login_checked(req, st));
-	default:
-		return (login_finish(req, st));
-	}
+static struct login_state *
+login_state(struct http_request *req)
+{
+	return (reqctx_state(req, sizeof(struct login_state), login_cleanup));
 }
 
 static void
-login_cleanup(struct reqctx *ctx)
+login_cleanup(void *arg)
 {
-	struct login_state	*st = (struct login_state *)ctx;
+	struct login_state	*st = arg;
 
 	free(st->username);
 	if (st->password != NULL)
@@ -131,13 +127,15 @@ login_form(struct http_request *req, char **form)
 }
 
 static int
-login_start(struct http_request *req, struct login_state *st)
+login_read(struct http_request *req)
 {
-	struct verrs	 errs;
-	char		*form, *grant;
+	struct login_state	*st;
+	struct verrs		 errs;
+	char			*form, *grant;
 
+	st = login_state(req);
 	if (login_form(req, &form) == -1)
-		return (KORE_RESULT_OK);
+		return (HTTP_STATE_COMPLETE);
 
 	/* RFC 6749 5.2: another grant type is 400 unsupported_grant_type. */
 	if (parse_query(form, "grant_type", &grant) &&
@@ -148,7 +146,7 @@ login_start(struct http_request *req, struct login_state *st)
 		    "error", "unsupported_grant_type",
 		    "error_description", "grant_type must be password",
 		    "detail", "Unsupported grant type"));
-		return (KORE_RESULT_OK);
+		return (HTTP_STATE_COMPLETE);
 	}
 	free(grant);
 
@@ -164,47 +162,41 @@ login_start(struct http_request *req, struct login_state *st)
 	if (errs.n > 0) {
 		reply_validation(req, &errs);
 		verrs_free(&errs);
-		return (KORE_RESULT_OK);
+		return (HTTP_STATE_COMPLETE);
 	}
 	verrs_free(&errs);
 
-	st->step = STEP_ACCOUNT;
 	return (reqctx_wait(req, login_store_begin(st->username, login_found,
-	    req)));
+	    req), LOGIN_ACCOUNT));
 }
 
 static void
 login_found(void *arg, struct store_reply *r)
 {
-	struct http_request	*req = arg;
 	struct login_state	*st;
 
-	st = reqctx_answered(req);
+	st = reqctx_resume(arg);
 	st->status = r->status;
 	st->account = r->login;
 	explicit_bzero(r->login.hash, sizeof(r->login.hash));
-	http_request_wakeup(req);
 }
 
 static int
-login_verify(struct http_request *req, struct login_state *st)
+login_account(struct http_request *req)
 {
-	char		 buf[24];
-	const char	*hash, *password;
+	struct login_state	*st;
+	const char		*hash, *password;
 
-	if (reqctx_waiting(req))
-		return (KORE_RESULT_RETRY);
+	st = login_state(req);
 	if (st->status != STORE_OK)
 		return (users_fail(req, st->status));
 
 	if (st->account.locked) {
 		log_warn("login refused for %s: locked out for %llds",
 		    st->username, st->account.retry_after);
-		(void)snprintf(buf, sizeof(buf), "%lld",
-		    st->account.retry_after);
-		http_response_header(req, "retry-after", buf);
-		reply_error(req, 429, "Too many failed logins, try again later");
-		return (KORE_RESULT_OK);
+		reply_too_many(req, (int)st->account.retry_after,
+		    "Too many failed logins, try again later");
+		return (HTTP_STATE_COMPLETE);
 	}
 
 	hash = st->account.hash;
@@ -226,9 +218,8 @@ login_verify(struct http_request *req, struct login_state *st)
 		hash = password_dummy();
 		password = "";
 	}
-	st->step = STEP_VERIFY;
-	return (api_password_task(req, PASSWORD_OP_VERIFY, hash, password,
-	    NULL));
+	return (api_password_job(req, PASSWORD_OP_VERIFY, hash, password,
+	    NULL, LOGIN_CHECKED));
 }
 
 /*
@@ -237,47 +228,45 @@ login_verify(struct http_request *req, struct login_state *st)
  * against the old window.
  */
 static int
-login_checked(struct http_request *req, struct login_state *st)
+login_checked(struct http_request *req)
 {
-	char	 out[8];
-	size_t	 len;
+	struct login_state	*st;
+	struct password_job	*job;
+	int			 ok;
 
-	len = sizeof(out) - 1;
-	if (!reqctx_task_result(req, out, &len))
-		return (KORE_RESULT_RETRY);
-	out[len] = '\0';
+	st = login_state(req);
+	job = reqctx_result(req);
+	ok = job != NULL && job->ok;
+	password_job_free(job);
 
-	if (st->fail != NULL || len != 1 || out[0] != '1') {
+	if (st->fail != NULL || !ok) {
 		if (st->fail == NULL)
 			st->fail = "wrong password";
 		login_refuse(req, st);
-		return (KORE_RESULT_OK);
+		return (HTTP_STATE_COMPLETE);
 	}
 
-	st->step = STEP_RESET;
 	return (reqctx_wait(req, login_store_reset(st->username,
-	    login_reset_done, req)));
+	    login_reset_done, req), LOGIN_ISSUE));
 }
 
 static void
 login_reset_done(void *arg, struct store_reply *r)
 {
-	struct http_request	*req = arg;
 	struct login_state	*st;
 
-	st = reqctx_answered(req);
+	st = reqctx_resume(arg);
 	st->status = r->status;
-	http_request_wakeup(req);
 }
 
 static int
-login_finish(struct http_request *req, struct login_state *st)
+login_issue(struct http_request *req)
 {
-	char	*token;
-	long	 ttl;
+	struct login_state	*st;
+	char			*token;
+	long			 ttl;
 
-	if (reqctx_waiting(req))
-		return (KORE_RESULT_RETRY);
+	st = login_state(req);
 	if (st->status != STORE_OK)
 		return (users_fail(req, st->status));
 
@@ -287,7 +276,7 @@ login_finish(struct http_request *req, struct login_state *st)
 	if (token == NULL) {
 		log_error("could not sign a token");
 		reply_error(req, 500, "Internal Server Error");
-		return (KORE_RESULT_OK);
+		return (HTTP_STATE_COMPLETE);
 	}
 
 	http_response_header(req, "cache-control", "no-store");
@@ -295,7 +284,7 @@ login_finish(struct http_request *req, struct login_state *st)
 	reply_json(req, 200, json_pack("{s:s, s:s, s:I}", "access_token",
 	    token, "token_type", "bearer", "expires_in", (json_int_t)ttl));
 	free(token);
-	return (KORE_RESULT_OK);
+	return (HTTP_STATE_COMPLETE);
 }
 
 /* The reason goes to the log only; every failure answers the same. */
@@ -303,6 +292,6 @@ static void
 login_refuse(struct http_request *req, struct login_state *st)
 {
 	log_warn("login failed for %s: %s (rid %s)", st->username, st->fail,
-	    st->ctx.rid);
+	    reqctx_get(req)->rid);
 	access_deny(req, "Incorrect username or password");
 }

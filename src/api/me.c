@@ -10,7 +10,6 @@
 #include <kore/http.h>
 
 #include "api/api.h"
-#include "auth/access.h"
 #include "auth/password.h"
 #include "http/reply.h"
 #include "http/request.h"
@@ -20,15 +19,26 @@
 #include "model/verr.h"
 #include "store/store.h"
 
-#define STEP_START	0
-#define STEP_QUERY	1	/* the caller's row is being read */
-#define STEP_CHANGE	2	/* argon2id: verify the old, hash the new */
-#define STEP_SAVE	3	/* the new hash is being written */
+/* GET /users/me and /protected: read the caller's row -> answer. */
+enum {
+	SHOW_READ,
+	SHOW_ANSWER
+};
+
+/*
+ * POST /users/me/password: read the body and the caller's hash -> in the
+ * background, check the current password and hash the new one -> store
+ * it, retiring every older token of the caller (token_version) -> 204.
+ */
+enum {
+	PW_READ,
+	PW_CHECK,
+	PW_SAVE,
+	PW_DONE
+};
 
 struct me_state {
-	struct reqctx		 ctx;		/* must be first */
-	int			 step;
-	struct caller		 caller;
+	int			 greeting;	/* /protected */
 	enum store_status	 status;
 	json_t			*out;
 	char			*email;
@@ -38,39 +48,39 @@ struct me_state {
 	char			 hash[PASSWORD_HASH_MAX];
 };
 
-static struct me_state	*me_state(struct http_request *, int);
-static void	me_cleanup(struct reqctx *);
+static struct me_state *me_state(struct http_request *);
+static void	me_cleanup(void *);
 static void	me_stored(void *, struct store_reply *);
-static int	me_wait(struct http_request *, struct me_state *,
-		    struct db_query *);
 static int	me_show(struct http_request *, int);
-static int	me_password_start(struct http_request *, struct me_state *);
-static int	me_password_check(struct http_request *, struct me_state *);
-static int	me_password_save(struct http_request *, struct me_state *);
+static int	me_show_read(struct http_request *);
+static int	me_show_answer(struct http_request *);
+static int	me_password_read(struct http_request *);
+static int	me_password_check(struct http_request *);
+static int	me_password_save(struct http_request *);
+static int	me_password_done(struct http_request *);
 
-/* The state, or NULL once a 405 or 401 has been answered. */
+static struct http_state	show_steps[] = {
+	{ "read",	me_show_read },
+	{ "answer",	me_show_answer },
+};
+
+static struct http_state	password_steps[] = {
+	{ "read",	me_password_read },
+	{ "check",	me_password_check },
+	{ "save",	me_password_save },
+	{ "done",	me_password_done },
+};
+
 static struct me_state *
-me_state(struct http_request *req, int method)
+me_state(struct http_request *req)
 {
-	struct me_state		*st;
-
-	if (req->method != method) {
-		reply_not_allowed(req, method == HTTP_METHOD_GET ?
-		    "GET" : "POST");
-		return (NULL);
-	}
-	st = reqctx_open(req, sizeof(*st));
-	st->ctx.cleanup = me_cleanup;
-	if (st->step == STEP_START &&
-	    access_caller(req, &st->caller) == -1)
-		return (NULL);
-	return (st);
+	return (reqctx_state(req, sizeof(struct me_state), me_cleanup));
 }
 
 static void
-me_cleanup(struct reqctx *ctx)
+me_cleanup(void *arg)
 {
-	struct me_state		*st = (struct me_state *)ctx;
+	struct me_state		*st = arg;
 
 	json_decref(st->out);
 	st->out = NULL;
@@ -83,6 +93,7 @@ me_cleanup(struct reqctx *ctx)
 	free(st->current);
 	free(st->next);
 	st->current = st->next = NULL;
+	explicit_bzero(st->hash, sizeof(st->hash));
 }
 
 int
@@ -101,21 +112,29 @@ api_protected(struct http_request *req)
 static int
 me_show(struct http_request *req, int greeting)
 {
+	me_state(req)->greeting = greeting;
+	return (REQCTX_RUN(show_steps, req));
+}
+
+static int
+me_show_read(struct http_request *req)
+{
+	return (reqctx_wait(req, user_store_me(&reqctx_get(req)->caller,
+	    me_stored, req), SHOW_ANSWER));
+}
+
+static int
+me_show_answer(struct http_request *req)
+{
 	struct me_state		*st;
 	char			 etag[32];
 
-	if ((st = me_state(req, HTTP_METHOD_GET)) == NULL)
-		return (KORE_RESULT_OK);
-	if (st->step == STEP_START)
-		return (me_wait(req, st, user_store_me(&st->caller,
-		    me_stored, req)));
-	if (reqctx_waiting(req))
-		return (KORE_RESULT_RETRY);
+	st = me_state(req);
 	if (st->status != STORE_OK)
 		return (users_fail(req, st->status == STORE_NOT_FOUND ?
 		    STORE_UNAUTHORIZED : st->status));
 
-	if (greeting) {
+	if (st->greeting) {
 		reply_json(req, 200, json_pack("{s:s, s:s}", "username",
 		    st->email, "message", "Access granted"));
 	} else {
@@ -124,23 +143,15 @@ me_show(struct http_request *req, int greeting)
 		reply_json(req, 200, st->out);
 		st->out = NULL;
 	}
-	return (KORE_RESULT_OK);
-}
-
-static int
-me_wait(struct http_request *req, struct me_state *st, struct db_query *q)
-{
-	st->step++;
-	return (reqctx_wait(req, q));
+	return (HTTP_STATE_COMPLETE);
 }
 
 static void
 me_stored(void *arg, struct store_reply *r)
 {
-	struct http_request	*req = arg;
 	struct me_state		*st;
 
-	st = reqctx_answered(req);
+	st = reqctx_resume(arg);
 	st->status = r->status;
 	if (r->status == STORE_OK && r->n > 0) {
 		st->out = user_to_json(&r->users[0]);
@@ -151,42 +162,26 @@ me_stored(void *arg, struct store_reply *r)
 	if (r->status == STORE_OK && r->text[0] != '\0')
 		(void)snprintf(st->hash, sizeof(st->hash), "%s", r->text);
 	explicit_bzero(r->text, sizeof(r->text));
-	http_request_wakeup(req);
 }
 
-/*
- * POST /users/me/password: read the caller's hash -> on a task, check the
- * current password and hash the new one -> store it and retire every
- * older token of the caller (token_version) -> 204.
- */
 int
 api_me_password(struct http_request *req)
 {
-	struct me_state		*st;
-
-	if ((st = me_state(req, HTTP_METHOD_POST)) == NULL)
-		return (KORE_RESULT_OK);
-
-	switch (st->step) {
-	case STEP_START:
-		return (me_password_start(req, st));
-	case STEP_QUERY:
-		return (me_password_check(req, st));
-	default:
-		return (me_password_save(req, st));
-	}
+	return (REQCTX_RUN(password_steps, req));
 }
 
 static int
-me_password_start(struct http_request *req, struct me_state *st)
+me_password_read(struct http_request *req)
 {
+	struct me_state	*st;
 	struct verrs	 errs;
 	json_t		*body;
 	char		*buf;
 	size_t		 len;
 
+	st = me_state(req);
 	if (request_json_body(req, &buf, &len) == -1)
-		return (KORE_RESULT_OK);
+		return (HTTP_STATE_COMPLETE);
 	verrs_init(&errs);
 	body = json_body_parse(buf, len, &errs);
 	explicit_bzero(buf, len);
@@ -199,65 +194,64 @@ me_password_start(struct http_request *req, struct me_state *st)
 	if (errs.n > 0) {
 		reply_validation(req, &errs);
 		verrs_free(&errs);
-		return (KORE_RESULT_OK);
+		return (HTTP_STATE_COMPLETE);
 	}
 	verrs_free(&errs);
 
-	return (me_wait(req, st, password_store_current(&st->caller,
-	    me_stored, req)));
+	return (reqctx_wait(req, password_store_current(
+	    &reqctx_get(req)->caller, me_stored, req), PW_CHECK));
 }
 
 static int
-me_password_check(struct http_request *req, struct me_state *st)
+me_password_check(struct http_request *req)
 {
+	struct me_state	*st;
 	const char	*hash;
 	int		 rc;
 
-	if (reqctx_waiting(req))
-		return (KORE_RESULT_RETRY);
+	st = me_state(req);
 	if (st->status != STORE_OK)
 		return (users_fail(req, st->status));
 
 	/* No password yet: checked against the dummy, so it fails. */
 	hash = st->hash[0] != '\0' ? st->hash : password_dummy();
-	st->step = STEP_CHANGE;
-	rc = api_password_task(req, PASSWORD_OP_CHANGE, hash, st->current,
-	    st->next);
+	rc = api_password_job(req, PASSWORD_OP_CHANGE, hash, st->current,
+	    st->next, PW_SAVE);
 	explicit_bzero(st->hash, sizeof(st->hash));
 	return (rc);
 }
 
 static int
-me_password_save(struct http_request *req, struct me_state *st)
+me_password_save(struct http_request *req)
 {
-	char	out[PASSWORD_HASH_MAX + 2];
-	size_t	len;
+	struct password_job	*job;
+	int			 rc;
 
-	if (st->step == STEP_CHANGE) {
-		len = sizeof(out) - 1;
-		if (!reqctx_task_result(req, out, &len))
-			return (KORE_RESULT_RETRY);
-		out[len] = '\0';
-		if (len < 2 || out[0] != '1') {
-			log_warn("password change refused for %s: wrong "
-			    "current password (rid %s)", st->caller.id,
-			    st->ctx.rid);
-			reply_error(req, 400, "Incorrect password");
-			return (KORE_RESULT_OK);
-		}
-		st->step = STEP_SAVE;
-		(void)reqctx_wait(req, password_store_set(&st->caller,
-		    out + 1, me_stored, req));
-		explicit_bzero(out, sizeof(out));
-		return (KORE_RESULT_RETRY);
+	job = reqctx_result(req);
+	if (job == NULL || !job->ok || job->out[0] == '\0') {
+		password_job_free(job);
+		log_warn("password change refused for %s: wrong current "
+		    "password (rid %s)", reqctx_get(req)->caller.id,
+		    reqctx_get(req)->rid);
+		reply_error(req, 400, "Incorrect password");
+		return (HTTP_STATE_COMPLETE);
 	}
+	rc = reqctx_wait(req, password_store_set(&reqctx_get(req)->caller,
+	    job->out, me_stored, req), PW_DONE);
+	password_job_free(job);
+	return (rc);
+}
 
-	if (reqctx_waiting(req))
-		return (KORE_RESULT_RETRY);
+static int
+me_password_done(struct http_request *req)
+{
+	struct me_state	*st;
+
+	st = me_state(req);
 	if (st->status != STORE_OK)
 		return (users_fail(req, st->status));
 	log_info("password changed for %s; older tokens retired",
-	    st->caller.id);
+	    reqctx_get(req)->caller.id);
 	reply_empty(req, 204);
-	return (KORE_RESULT_OK);
+	return (HTTP_STATE_COMPLETE);
 }

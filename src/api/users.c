@@ -1,11 +1,11 @@
 /* userapi: the /users handlers: read the request, validate, store, answer. */
 
 /*
- * Each handler is a small state machine over one request: the first call
- * reads and validates everything (answering 4xx at once), then starts the
- * blocking or waiting step (an argon2 task, a query) and sleeps; the
- * store's callback keeps the answer in the state and wakes the request;
- * the last call answers.
+ * Each handler is a few named steps run by Kore's http_state_run: the
+ * first reads and validates everything (answering 4xx at once), then
+ * starts the waiting part (argon2id in the background, a query) and
+ * sleeps; the store's callback keeps the answer and wakes the request
+ * (reqctx_resume); the last step answers.
  */
 
 #include <sys/types.h>
@@ -32,17 +32,28 @@
 #include "model/verr.h"
 #include "store/store.h"
 
-/* Steps of a request. */
-#define STEP_START	0
-#define STEP_HASH	1	/* argon2id task running */
-#define STEP_STORE	2	/* query in flight */
+/* GET /users: check the query -> list -> answer. */
+enum {
+	LIST_READ,
+	LIST_ANSWER
+};
+
+/* POST /users: read the body -> hash the password -> store -> answer. */
+enum {
+	CREATE_READ,
+	CREATE_STORE,
+	CREATE_ANSWER
+};
+
+/* GET, PUT, PATCH, DELETE /users/{id}: read -> query -> answer. */
+enum {
+	USER_READ,
+	USER_ANSWER
+};
 
 struct users_state {
-	struct reqctx		 ctx;		/* must be first */
-	int			 step;
 	int			 op;		/* USER_INPUT_* or 0 */
 	char			 id[UUID_STR_LEN + 1];
-	struct caller		 caller;
 	char			 if_match[PARSE_IF_MATCH_MAX];	/* "" any */
 	struct user_input	 in;
 	enum store_status	 status;
@@ -52,127 +63,159 @@ struct users_state {
 };
 
 static struct users_state *users_state(struct http_request *);
-static void	users_cleanup(struct reqctx *);
+static void	users_cleanup(void *);
 static int	users_read_body(struct http_request *, struct users_state *,
 		    int, struct verrs *);
-static int	users_sleep(struct http_request *, struct users_state *,
-		    struct db_query *);
 static void	users_stored(void *, struct store_reply *);
-static int	users_answer(struct http_request *, struct users_state *);
+static int	users_answer(struct http_request *);
+static int	users_list_read(struct http_request *);
+static int	users_create_read(struct http_request *);
+static int	users_create_store(struct http_request *);
+static int	user_read(struct http_request *);
 
-static int	users_create_hashed(struct http_request *,
-		    struct users_state *);
+static struct http_state	list_steps[] = {
+	{ "read",	users_list_read },
+	{ "answer",	users_answer },
+};
+
+static struct http_state	create_steps[] = {
+	{ "read",	users_create_read },
+	{ "store",	users_create_store },
+	{ "answer",	users_answer },
+};
+
+static struct http_state	user_steps[] = {
+	{ "read",	user_read },
+	{ "answer",	users_answer },
+};
 
 static struct users_state *
 users_state(struct http_request *req)
 {
-	struct users_state	*st;
-
-	st = reqctx_open(req, sizeof(*st));
-	st->ctx.cleanup = users_cleanup;
-	return (st);
+	return (reqctx_state(req, sizeof(struct users_state), users_cleanup));
 }
 
 static void
-users_cleanup(struct reqctx *ctx)
+users_cleanup(void *arg)
 {
-	struct users_state	*st = (struct users_state *)ctx;
+	struct users_state	*st = arg;
 
 	user_input_free(&st->in);
 	json_decref(st->out);
 	st->out = NULL;
 }
 
-/* GET /users (list), POST /users (sign-up). */
+/* GET /users: admins only, which the query checks. */
 int
-api_users(struct http_request *req)
+api_users_list(struct http_request *req)
 {
-	struct users_state	*st;
+	return (REQCTX_RUN(list_steps, req));
+}
+
+static int
+users_list_read(struct http_request *req)
+{
 	struct verrs		 errs;
 	struct db_query		*q;
 	long long		 skip, limit;
 	const char		*why;
 	char			*v, *email;
 
-	st = users_state(req);
-	switch (st->step) {
-	case STEP_HASH:
-		return (users_create_hashed(req, st));
-	case STEP_STORE:
-		return (users_answer(req, st));
-	default:
-		break;
-	}
-
+	(void)users_state(req);
 	verrs_init(&errs);
-	switch (req->method) {
-	case HTTP_METHOD_GET:
-		/* Admins only: the query checks the role. */
-		if (access_caller(req, &st->caller) == -1) {
-			verrs_free(&errs);
-			return (KORE_RESULT_OK);
-		}
-		(void)request_query(req, "skip", &v);
-		(void)model_query_int(v, "skip", 0, 0, INT64_MAX, &skip,
-		    &errs);
-		free(v);
-		(void)request_query(req, "limit", &v);
-		(void)model_query_int(v, "limit", 10, 1, 100, &limit, &errs);
-		free(v);
-		if (errs.n > 0) {
-			reply_validation(req, &errs);
-			verrs_free(&errs);
-			return (KORE_RESULT_OK);
-		}
+	(void)request_query(req, "skip", &v);
+	(void)model_query_int(v, "skip", 0, 0, INT64_MAX, &skip, &errs);
+	free(v);
+	(void)request_query(req, "limit", &v);
+	(void)model_query_int(v, "limit", 10, 1, 100, &limit, &errs);
+	free(v);
+	if (errs.n > 0) {
+		reply_validation(req, &errs);
 		verrs_free(&errs);
-		/* The filter is compared as stored: domain lower-cased. */
-		(void)request_query(req, "email", &email);
-		if (email != NULL && model_email_valid(email, &v, &why) == 0) {
-			free(email);
-			email = v;
-		}
-		q = user_store_list(&st->caller, skip, limit, email,
-		    users_stored, req);
-		free(email);
-		return (users_sleep(req, st, q));
-	case HTTP_METHOD_POST:
-		if (users_read_body(req, st, USER_INPUT_CREATE, &errs) == -1) {
-			verrs_free(&errs);
-			return (KORE_RESULT_OK);
-		}
-		verrs_free(&errs);
-		if (st->in.fields & USER_F_PASSWORD) {
-			st->step = STEP_HASH;
-			return (api_password_task(req, PASSWORD_OP_HASH,
-			    st->in.password, NULL, NULL));
-		}
-		return (users_sleep(req, st,
-		    user_store_create(&st->in, NULL, users_stored, req)));
-	default:
-		verrs_free(&errs);
-		reply_not_allowed(req, "GET, POST");
-		return (KORE_RESULT_OK);
+		return (HTTP_STATE_COMPLETE);
 	}
+	verrs_free(&errs);
+	/* The filter is compared as stored: domain lower-cased. */
+	(void)request_query(req, "email", &email);
+	if (email != NULL && model_email_valid(email, &v, &why) == 0) {
+		free(email);
+		email = v;
+	}
+	q = user_store_list(&reqctx_get(req)->caller, skip, limit, email,
+	    users_stored, req);
+	free(email);
+	return (reqctx_wait(req, q, LIST_ANSWER));
 }
 
-/* GET, PUT, PATCH, DELETE /users/{user_id}. */
+/* POST /users: sign-up. */
 int
-api_user(struct http_request *req)
+api_users_create(struct http_request *req)
+{
+	return (REQCTX_RUN(create_steps, req));
+}
+
+static int
+users_create_read(struct http_request *req)
 {
 	struct users_state	*st;
 	struct verrs		 errs;
+
+	st = users_state(req);
+	verrs_init(&errs);
+	if (users_read_body(req, st, USER_INPUT_CREATE, &errs) == -1) {
+		verrs_free(&errs);
+		return (HTTP_STATE_COMPLETE);
+	}
+	verrs_free(&errs);
+	if (st->in.fields & USER_F_PASSWORD)
+		return (api_password_job(req, PASSWORD_OP_HASH, NULL,
+		    st->in.password, NULL, CREATE_STORE));
+	return (reqctx_wait(req, user_store_create(&st->in, NULL,
+	    users_stored, req), CREATE_ANSWER));
+}
+
+/* The password hash is ready (or there was no password): store. */
+static int
+users_create_store(struct http_request *req)
+{
+	struct users_state	*st;
+	struct password_job	*job;
+	int			 rc;
+
+	st = users_state(req);
+	job = reqctx_result(req);
+	if (job == NULL || job->out[0] == '\0') {
+		password_job_free(job);
+		log_error("could not hash a password");
+		reply_error(req, 500, "Internal Server Error");
+		return (HTTP_STATE_COMPLETE);
+	}
+	rc = reqctx_wait(req, user_store_create(&st->in, job->out,
+	    users_stored, req), CREATE_ANSWER);
+	password_job_free(job);
+	return (rc);
+}
+
+/* GET, PUT, PATCH, DELETE /users/{user_id}: admin, or the user itself. */
+int
+api_user(struct http_request *req)
+{
+	return (REQCTX_RUN(user_steps, req));
+}
+
+static int
+user_read(struct http_request *req)
+{
+	struct users_state	*st;
+	const struct caller	*c;
+	struct verrs		 errs;
+	struct db_query		*q;
 	char			 raw[128];
 	int			 op;
 
 	st = users_state(req);
-	if (st->step == STEP_STORE)
-		return (users_answer(req, st));
-
+	c = &reqctx_get(req)->caller;
 	switch (req->method) {
-	case HTTP_METHOD_GET:
-	case HTTP_METHOD_DELETE:
-		op = 0;
-		break;
 	case HTTP_METHOD_PUT:
 		op = USER_INPUT_REPLACE;
 		break;
@@ -180,50 +223,51 @@ api_user(struct http_request *req)
 		op = USER_INPUT_PATCH;
 		break;
 	default:
-		reply_not_allowed(req, "GET, PUT, PATCH, DELETE");
-		return (KORE_RESULT_OK);
+		op = 0;
+		break;
 	}
-
-	/* Admin, or the user itself: the query decides (404 otherwise). */
-	if (access_caller(req, &st->caller) == -1)
-		return (KORE_RESULT_OK);
 
 	/* Path and body problems are reported together. */
 	verrs_init(&errs);
-	(void)parse_path_tail(req->path, "/users/", raw, sizeof(raw));
-	(void)model_path_uuid(raw, st->id, &errs);
+	(void)model_path_uuid(reqctx_param(req, 0, raw, sizeof(raw)), st->id,
+	    &errs);
 	if (op != 0) {
 		if (users_read_body(req, st, op, &errs) == -1) {
 			verrs_free(&errs);
-			return (KORE_RESULT_OK);
+			return (HTTP_STATE_COMPLETE);
 		}
 	} else if (errs.n > 0) {
 		reply_validation(req, &errs);
 		verrs_free(&errs);
-		return (KORE_RESULT_OK);
+		return (HTTP_STATE_COMPLETE);
 	}
 	verrs_free(&errs);
 
 	if (request_if_match(req, st->if_match, sizeof(st->if_match)) ==
 	    PARSE_NO_MATCH) {
 		reply_error(req, 412, "Precondition Failed");
-		return (KORE_RESULT_OK);
+		return (HTTP_STATE_COMPLETE);
 	}
 
+	/* The query decides who may see the user (404 otherwise). */
 	switch (req->method) {
 	case HTTP_METHOD_GET:
-		return (users_sleep(req, st, user_store_get(&st->caller,
-		    st->id, users_stored, req)));
+		q = user_store_get(c, st->id, users_stored, req);
+		break;
 	case HTTP_METHOD_PUT:
-		return (users_sleep(req, st, user_store_replace(&st->caller,
-		    st->id, &st->in, st->if_match, users_stored, req)));
+		q = user_store_replace(c, st->id, &st->in, st->if_match,
+		    users_stored, req);
+		break;
 	case HTTP_METHOD_PATCH:
-		return (users_sleep(req, st, user_store_patch(&st->caller,
-		    st->id, &st->in, st->if_match, users_stored, req)));
+		q = user_store_patch(c, st->id, &st->in, st->if_match,
+		    users_stored, req);
+		break;
 	default:
-		return (users_sleep(req, st, user_store_delete(&st->caller,
-		    st->id, st->if_match, users_stored, req)));
+		q = user_store_delete(c, st->id, st->if_match, users_stored,
+		    req);
+		break;
 	}
+	return (reqctx_wait(req, q, USER_ANSWER));
 }
 
 /*
@@ -260,50 +304,21 @@ users_read_body(struct http_request *req, struct users_state *st, int op,
 	return (0);
 }
 
-/* The password hash is ready: store the new user. */
-static int
-users_create_hashed(struct http_request *req, struct users_state *st)
-{
-	char	hash[PASSWORD_HASH_MAX];
-	size_t	len;
-
-	len = sizeof(hash) - 1;
-	if (!reqctx_task_result(req, hash, &len))
-		return (KORE_RESULT_RETRY);
-	hash[len] = '\0';
-	if (len == 0) {
-		log_error("could not hash a password");
-		reply_error(req, 500, "Internal Server Error");
-		return (KORE_RESULT_OK);
-	}
-	return (users_sleep(req, st,
-	    user_store_create(&st->in, hash, users_stored, req)));
-}
-
 int
-api_password_task(struct http_request *req, int op, const char *a,
-    const char *b, const char *c)
+api_password_job(struct http_request *req, enum password_op op,
+    const char *hash, const char *pw, const char *next, int step)
 {
-	char	msg[PASSWORD_MSG_MAX];
-	size_t	len;
-	int	rc;
+	struct password_job	*job;
+	int			 rc;
 
-	len = password_msg(msg, sizeof(msg), op, a, b, c);
-	rc = len == 0 ? -1 : reqctx_task_start(req, password_task, msg, len);
-	explicit_bzero(msg, sizeof(msg));
-	if (rc == -1) {
+	if ((job = password_job_new(op, hash, pw, next)) == NULL) {
 		reply_unavailable(req, 1);
-		return (KORE_RESULT_OK);
+		return (HTTP_STATE_COMPLETE);
 	}
-	return (KORE_RESULT_RETRY);
-}
-
-static int
-users_sleep(struct http_request *req, struct users_state *st,
-    struct db_query *q)
-{
-	st->step = STEP_STORE;
-	return (reqctx_wait(req, q));
+	if ((rc = reqctx_bg(req, BG_PASSWORD, password_run, job,
+	    step)) == HTTP_STATE_COMPLETE)
+		password_job_free(job);
+	return (rc);
 }
 
 /* Store callback: keep the answer, wake the request. */
@@ -314,7 +329,7 @@ users_stored(void *arg, struct store_reply *r)
 	struct users_state	*st;
 	size_t			 i;
 
-	st = reqctx_answered(req);
+	st = reqctx_resume(req);
 	st->status = r->status;
 
 	if (r->status == STORE_OK) {
@@ -330,17 +345,16 @@ users_stored(void *arg, struct store_reply *r)
 			    sizeof(st->created_id));
 		}
 	}
-	http_request_wakeup(req);
 }
 
 static int
-users_answer(struct http_request *req, struct users_state *st)
+users_answer(struct http_request *req)
 {
-	char	buf[128];
-	json_t	*out;
+	struct users_state	*st;
+	char			 buf[128];
+	json_t			*out;
 
-	if (reqctx_waiting(req))
-		return (KORE_RESULT_RETRY);
+	st = users_state(req);
 	if (st->status != STORE_OK)
 		return (users_fail(req, st->status));
 
@@ -368,7 +382,7 @@ users_answer(struct http_request *req, struct users_state *st)
 		reply_json(req, 200, out);
 		break;
 	}
-	return (KORE_RESULT_OK);
+	return (HTTP_STATE_COMPLETE);
 }
 
 int
@@ -400,5 +414,5 @@ users_fail(struct http_request *req, enum store_status status)
 		reply_error(req, 500, "Internal Server Error");
 		break;
 	}
-	return (KORE_RESULT_OK);
+	return (HTTP_STATE_COMPLETE);
 }

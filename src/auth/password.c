@@ -10,7 +10,6 @@
 #include <argon2.h>
 
 #include <kore/kore.h>
-#include <kore/tasks.h>
 
 #include "auth/password.h"
 #include "config.h"
@@ -40,81 +39,65 @@ password_verify(const char *hash, const char *pw, size_t len)
 	return (argon2id_verify(hash, pw, len) == ARGON2_OK);
 }
 
-size_t
-password_msg(char *buf, size_t len, int op, const char *a, const char *b,
-    const char *c)
+struct password_job *
+password_job_new(enum password_op op, const char *hash, const char *pw,
+    const char *next)
 {
-	const char	*args[3];
-	size_t		 off, n, i;
+	struct password_job	*job;
 
-	args[0] = a;
-	args[1] = b;
-	args[2] = c;
-	if (len < 1)
-		return (0);
-	buf[0] = (char)op;
-	off = 1;
-	for (i = 0; i < 3 && args[i] != NULL; i++) {
-		n = strlen(args[i]);
-		if (off + n + 1 > len)
-			return (0);
-		memcpy(buf + off, args[i], n + 1);
-		off += n + 1;
-	}
-	return (off);
+	if ((hash != NULL && strlen(hash) >= sizeof(job->hash)) ||
+	    strlen(pw) >= sizeof(job->pw) ||
+	    (next != NULL && strlen(next) >= sizeof(job->next)))
+		return (NULL);
+	if ((job = calloc(1, sizeof(*job))) == NULL)
+		abort();
+	job->op = op;
+	if (hash != NULL)
+		memcpy(job->hash, hash, strlen(hash) + 1);
+	memcpy(job->pw, pw, strlen(pw) + 1);
+	if (next != NULL)
+		memcpy(job->next, next, strlen(next) + 1);
+	return (job);
 }
 
-int
-password_task(struct kore_task *task)
+void
+password_job_free(struct password_job *job)
 {
-	char		 msg[PASSWORD_MSG_MAX], out[PASSWORD_HASH_MAX + 1];
-	const char	*arg[3];
-	u_int32_t	 len;
-	size_t		 off, i;
+	if (job == NULL)
+		return;
+	explicit_bzero(job, sizeof(*job));
+	free(job);
+}
 
-	len = kore_task_channel_read(task, msg, sizeof(msg) - 1);
-	if (len > sizeof(msg) - 1)
-		len = 0;
-	msg[len] = '\0';
+void
+password_run(void *arg)
+{
+	struct password_job	*job = arg;
 
-	/* Split the NUL-separated arguments after the op byte. */
-	memset(arg, 0, sizeof(arg));
-	for (i = 0, off = 1; i < 3 && off < len; i++) {
-		arg[i] = msg + off;
-		off += strlen(msg + off) + 1;
-	}
-
-	out[0] = '\0';
-	switch (len > 0 ? msg[0] : 0) {
+	job->ok = 0;
+	job->out[0] = '\0';
+	switch (job->op) {
 	case PASSWORD_OP_HASH:
-		if (arg[0] == NULL || password_hash(arg[0], strlen(arg[0]),
-		    cfg.argon2_m_kib, cfg.argon2_t, cfg.argon2_p, out,
-		    sizeof(out)) == -1)
-			out[0] = '\0';
+		if (password_hash(job->pw, strlen(job->pw), cfg.argon2_m_kib,
+		    cfg.argon2_t, cfg.argon2_p, job->out,
+		    sizeof(job->out)) == -1)
+			job->out[0] = '\0';
 		break;
 	case PASSWORD_OP_VERIFY:
-		out[0] = (arg[1] != NULL &&
-		    password_verify(arg[0], arg[1], strlen(arg[1]))) ? '1' : '0';
-		out[1] = '\0';
+		job->ok = password_verify(job->hash, job->pw,
+		    strlen(job->pw));
 		break;
 	case PASSWORD_OP_CHANGE:
-		out[0] = '0';
-		out[1] = '\0';
-		if (arg[2] != NULL &&
-		    password_verify(arg[0], arg[1], strlen(arg[1])) &&
-		    password_hash(arg[2], strlen(arg[2]), cfg.argon2_m_kib,
-		    cfg.argon2_t, cfg.argon2_p, out + 1, sizeof(out) - 1) == 0)
-			out[0] = '1';
-		else
-			out[1] = '\0';
-		break;
-	default:
+		job->ok = password_verify(job->hash, job->pw,
+		    strlen(job->pw));
+		if (job->ok && password_hash(job->next, strlen(job->next),
+		    cfg.argon2_m_kib, cfg.argon2_t, cfg.argon2_p, job->out,
+		    sizeof(job->out)) == -1)
+			job->out[0] = '\0';
 		break;
 	}
-
-	explicit_bzero(msg, sizeof(msg));
-	kore_task_channel_write(task, out, (u_int32_t)strlen(out));
-	return (KORE_RESULT_OK);
+	explicit_bzero(job->pw, sizeof(job->pw));
+	explicit_bzero(job->next, sizeof(job->next));
 }
 
 void

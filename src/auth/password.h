@@ -6,16 +6,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-struct kore_task;
-
 #define PASSWORD_HASH_MAX	256
 #define PASSWORD_INPUT_MAX	512	/* bytes of one password */
-
-/* What a password task does (the first byte of its message). */
-#define PASSWORD_OP_HASH	'H'	/* pw -> PHC string ("" on failure) */
-#define PASSWORD_OP_VERIFY	'V'	/* hash, pw -> "1" or "0" */
-#define PASSWORD_OP_CHANGE	'C'	/* hash, pw, new -> "1"+PHC or "0" */
-#define PASSWORD_MSG_MAX	(1 + PASSWORD_HASH_MAX + 2 * PASSWORD_INPUT_MAX + 3)
 
 /*
  * Hash pw (len bytes) with argon2id, m KiB, t passes, p lanes and a
@@ -28,15 +20,41 @@ int	password_hash(const char *pw, size_t len, uint32_t m, uint32_t t,
 /* 1 when pw matches the PHC string hash, else 0. Blocking. */
 int	password_verify(const char *hash, const char *pw, size_t len);
 
-/*
- * The task message for op with its NUL-separated arguments (b, c may be
- * NULL). Returns its length, or 0 when it does not fit.
- */
-size_t	password_msg(char *buf, size_t len, int op, const char *a,
-	    const char *b, const char *c);
+/* What a password job does. */
+enum password_op {
+	PASSWORD_OP_HASH,	/* pw -> out */
+	PASSWORD_OP_VERIFY,	/* hash, pw -> ok */
+	PASSWORD_OP_CHANGE	/* hash, pw, next -> ok, and out when ok */
+};
 
-/* Task body: runs one PASSWORD_OP_* message with the ARGON2_* settings. */
-int	password_task(struct kore_task *);
+/*
+ * The message of one background password job (BG_PASSWORD): the inputs,
+ * then what password_run leaves in it. password_run clears the inputs.
+ */
+struct password_job {
+	enum password_op	 op;
+	char			 hash[PASSWORD_HASH_MAX];
+	char			 pw[PASSWORD_INPUT_MAX + 1];
+	char			 next[PASSWORD_INPUT_MAX + 1];
+	int			 ok;	/* VERIFY, CHANGE: pw matched hash */
+	char			 out[PASSWORD_HASH_MAX];	/* "" on failure */
+};
+
+/*
+ * A malloc'd job for op; hash and next may be NULL when op takes none.
+ * NULL when an argument is longer than the job holds.
+ */
+struct password_job *password_job_new(enum password_op, const char *hash,
+	    const char *pw, const char *next);
+
+/* Clear and free a job (NULL is fine). */
+void	password_job_free(struct password_job *);
+
+/*
+ * Run a job with the ARGON2_* settings (blocking: a BG_PASSWORD thread).
+ * Takes a struct password_job as void * for bg_start.
+ */
+void	password_run(void *job);
 
 /*
  * A hash of a random password with the configured cost, made once in

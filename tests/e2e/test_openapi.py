@@ -11,13 +11,13 @@ import pytest
 import requests
 
 import openapi_check
+import route_table
 from conftest import ADMIN_EMAIL, ADMIN_PASSWORD
 
 REPO = Path(__file__).resolve().parents[2]
 CONF = REPO / "conf" / "userapi.conf"
 DOC = openapi_check.document()
 METHODS = openapi_check.METHODS
-CATCH_ALL = "api_notfound"
 
 
 # --- the document itself -----------------------------------------------------
@@ -160,28 +160,13 @@ def test_operations_are_complete():
 
 # --- the route table and the document agree ------------------------------------
 
-def conf_routes():
-    """[(path or regex, handler)] of conf/userapi.conf, in order."""
-    out = []
-    for line in CONF.read_text().splitlines():
-        line = line.split("#", 1)[0]
-        m = re.match(r"^\s*route\s+(\S+)\s+(\S+)\s*$", line)
-        if m:
-            out.append((m.group(1), m.group(2)))
-    assert out and out[-1] == ("^/.*$", CATCH_ALL), out
-    return out
-
-
-def route_of(path, routes):
-    """What Kore does (fact 1): exact paths by strcmp, others as regexes;
-    the first match wins."""
-    for pattern, handler in routes:
-        if pattern.startswith("/"):
-            if pattern == path:
-                return pattern, handler
-        elif re.search(pattern, path):
-            return pattern, handler
-    return None, None
+def table_routes():
+    """The table paths of src/api/routes.c, in order."""
+    paths = []
+    for r in route_table.routes():
+        if r.path not in paths:
+            paths.append(r.path)
+    return paths
 
 
 def sample_paths(template):
@@ -209,18 +194,29 @@ def sample_paths(template):
 
 
 def test_route_table_and_document_have_the_same_routes():
-    routes = conf_routes()
+    routes = table_routes()
+    table = route_table.routes()
     hit = set()
     for template in DOC.doc["paths"]:
         for path in sample_paths(template):
-            pattern, handler = route_of(path, routes)
-            assert handler not in (None, CATCH_ALL), (
+            pattern, rows = route_table.match(path, table)
+            assert pattern is not None, (
                 "%s (%s) is in the document, the route table has no route "
                 "for it" % (template, path))
+            assert sorted(DOC.methods_of(template)) == sorted(
+                {m for r in rows for m in r.methods}), (template, rows)
             hit.add(pattern)
-    missing = [r for r in routes if r[0] not in hit and r[1] != CATCH_ALL]
-    assert not missing, "routes of conf/userapi.conf the document lacks: %s" \
+    missing = [r for r in routes if r not in hit]
+    assert not missing, "routes of src/api/routes.c the document lacks: %s" \
         % missing
+
+
+def test_conf_sends_every_path_to_the_dispatcher():
+    lines = [line.split("#", 1)[0] for line in CONF.read_text().splitlines()]
+    routes = [re.match(r"^\s*route\s+(\S+)\s+(\S+)\s*$", line)
+              for line in lines]
+    routes = [(m.group(1), m.group(2)) for m in routes if m]
+    assert routes == [("^/.*$", "api_dispatch")], routes
 
 
 def test_static_names_are_the_handlers_table():

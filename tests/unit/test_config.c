@@ -40,7 +40,8 @@ struct bind_ok {
 static const char *env_keys[] = {
 	"USERAPI_DEV", "DATABASE_URL", "BIND", "WORKERS", "LOG_FORMAT",
 	"DB_POOL_SIZE", "DB_QUEUE_MAX", "DB_TIMEOUT_MS", "BODY_LIMIT",
-	"TASKS_MAX", "TASK_THREADS", "ARGON2_MEMORY_KIB", "ARGON2_ITERATIONS",
+	"TASKS_MAX", "TASK_THREADS", "MAIL_MAX", "MAIL_THREADS",
+	"ARGON2_MEMORY_KIB", "ARGON2_ITERATIONS",
 	"ARGON2_PARALLELISM", "ACCESS_TOKEN_EXPIRE_MINUTES", "JWT_SECRET",
 	"JWT_SECRET_FILE", "JWT_ISSUER", "ADMIN_EMAIL", "ADMIN_PASSWORD",
 	"SMTP_URL", "MAIL_FROM",
@@ -54,6 +55,8 @@ static const struct int_key int_keys[] = {
 	{ "BODY_LIMIT", 1048576, 1024, 67108864 },
 	{ "TASKS_MAX", 64, 1, 256 },
 	{ "TASK_THREADS", 2, 1, 64 },
+	{ "MAIL_MAX", 16, 1, 256 },
+	{ "MAIL_THREADS", 2, 1, 64 },
 	{ "ARGON2_MEMORY_KIB", 19456, 8, 4194304 },
 	{ "ARGON2_ITERATIONS", 2, 1, 64 },
 	{ "ARGON2_PARALLELISM", 1, 1, 16 },
@@ -122,6 +125,10 @@ cfg_int(const struct config *c, const char *key)
 		return (c->tasks_max);
 	if (!strcmp(key, "TASK_THREADS"))
 		return (c->task_threads);
+	if (!strcmp(key, "MAIL_MAX"))
+		return (c->mail_max);
+	if (!strcmp(key, "MAIL_THREADS"))
+		return (c->mail_threads);
 	if (!strcmp(key, "ARGON2_MEMORY_KIB"))
 		return (c->argon2_m_kib);
 	if (!strcmp(key, "ARGON2_ITERATIONS"))
@@ -202,6 +209,8 @@ test_defaults(void **state)
 	assert_int_equal(c.body_max, 1048576);
 	assert_int_equal(c.tasks_max, 64);
 	assert_int_equal(c.task_threads, 2);
+	assert_int_equal(c.mail_max, 16);
+	assert_int_equal(c.mail_threads, 2);
 	assert_int_equal(c.argon2_m_kib, 19456);
 	assert_int_equal(c.argon2_t, 2);
 	assert_int_equal(c.argon2_p, 1);

@@ -46,10 +46,7 @@ struct bearer_case {
 	const char	*want;		/* NULL: refused */
 };
 
-/*
- * password.c also holds the Kore task body, which these tests do not
- * run: the symbols it needs are stubs.
- */
+/* password_run reads the ARGON2_* settings from cfg (set in setup). */
 struct config	cfg;
 
 static const unsigned char	key[TOKEN_SECRET_MIN] =
@@ -74,17 +71,6 @@ fatal(const char *fmt, ...)
 {
 	fprintf(stderr, "fatal called in a unit test: %s\n", fmt);
 	abort();
-}
-
-u_int32_t
-kore_task_channel_read(struct kore_task *t, void *out, u_int32_t len)
-{
-	return (0);
-}
-
-void
-kore_task_channel_write(struct kore_task *t, void *data, u_int32_t len)
-{
 }
 
 /* base64url without padding; malloc'd. */
@@ -261,6 +247,9 @@ refused_claims(const struct claims_in *in, const char *want)
 static int
 setup(void **state)
 {
+	cfg.argon2_m_kib = 64;
+	cfg.argon2_t = 1;
+	cfg.argon2_p = 1;
 	token_setup(key, sizeof(key), ISSUER);
 	return (0);
 }
@@ -896,80 +885,63 @@ test_password_verify(void **state)
 	}
 }
 
-/* --- password_msg --------------------------------------------------------- */
+/* --- password jobs (the background messages) ----------------------------- */
 
 static void
-test_password_msg(void **state)
+test_password_job(void **state)
 {
-	char	buf[PASSWORD_MSG_MAX], big[PASSWORD_MSG_MAX + 8];
-	char	hash[PASSWORD_HASH_MAX], pw[PASSWORD_INPUT_MAX + 1];
-	char	npw[PASSWORD_INPUT_MAX + 1];
+	struct password_job	*job, *v;
+	char			 big[PASSWORD_INPUT_MAX + 2];
+	char			 hash[PASSWORD_HASH_MAX];
 
-	memset(buf, 'z', sizeof(buf));
-	assert_int_equal(password_msg(buf, sizeof(buf), PASSWORD_OP_HASH,
-	    "pw", NULL, NULL), 4);
-	assert_memory_equal(buf, "Hpw\0z", 5);
+	/* Hash, then verify the result, right and wrong. */
+	job = password_job_new(PASSWORD_OP_HASH, NULL, "correct horse", NULL);
+	assert_non_null(job);
+	password_run(job);
+	assert_memory_equal(job->out, "$argon2id$", 10);
+	/* The inputs are cleared once used. */
+	assert_int_equal(job->pw[0], '\0');
+	(void)snprintf(hash, sizeof(hash), "%s", job->out);
+	password_job_free(job);
 
-	memset(buf, 'z', sizeof(buf));
-	assert_int_equal(password_msg(buf, sizeof(buf), PASSWORD_OP_VERIFY,
-	    "$h", "pw", NULL), 7);
-	assert_memory_equal(buf, "V$h\0pw\0z", 8);
+	v = password_job_new(PASSWORD_OP_VERIFY, hash, "correct horse", NULL);
+	password_run(v);
+	assert_int_equal(v->ok, 1);
+	assert_string_equal(v->out, "");
+	password_job_free(v);
+	v = password_job_new(PASSWORD_OP_VERIFY, hash, "correct hors", NULL);
+	password_run(v);
+	assert_int_equal(v->ok, 0);
+	password_job_free(v);
 
-	memset(buf, 'z', sizeof(buf));
-	assert_int_equal(password_msg(buf, sizeof(buf), PASSWORD_OP_CHANGE,
-	    "a", "bc", "def"), 10);
-	assert_memory_equal(buf, "Ca\0bc\0def\0z", 11);
+	/* Change: the old one must match, then the new one is hashed. */
+	v = password_job_new(PASSWORD_OP_CHANGE, hash, "wrong", "new one");
+	password_run(v);
+	assert_int_equal(v->ok, 0);
+	assert_string_equal(v->out, "");
+	assert_int_equal(v->next[0], '\0');
+	password_job_free(v);
+	v = password_job_new(PASSWORD_OP_CHANGE, hash, "correct horse",
+	    "new one");
+	password_run(v);
+	assert_int_equal(v->ok, 1);
+	assert_int_equal(password_verify(v->out, "new one", 7), 1);
+	password_job_free(v);
 
-	/* Empty arguments keep their place. */
-	memset(buf, 'z', sizeof(buf));
-	assert_int_equal(password_msg(buf, sizeof(buf), PASSWORD_OP_CHANGE,
-	    "", "", ""), 4);
-	assert_memory_equal(buf, "C\0\0\0z", 5);
-
-	/* No arguments; the first NULL ends them. */
-	memset(buf, 'z', sizeof(buf));
-	assert_int_equal(password_msg(buf, sizeof(buf), PASSWORD_OP_HASH,
-	    NULL, NULL, NULL), 1);
-	assert_memory_equal(buf, "Hz", 2);
-	memset(buf, 'z', sizeof(buf));
-	assert_int_equal(password_msg(buf, sizeof(buf), PASSWORD_OP_CHANGE,
-	    "a", NULL, "c"), 3);
-	assert_memory_equal(buf, "Ca\0z", 4);
-
-	/* Exactly the room it needs, one byte less, none. */
-	assert_int_equal(password_msg(buf, 10, 'C', "a", "bc", "def"), 10);
-	assert_memory_equal(buf, "Ca\0bc\0def", 10);
-	assert_int_equal(password_msg(buf, 9, 'C', "a", "bc", "def"), 0);
-	assert_int_equal(password_msg(buf, 6, 'C', "a", "bc", "def"), 0);
-	assert_int_equal(password_msg(buf, 3, 'C', "a", "bc", "def"), 0);
-	assert_int_equal(password_msg(buf, 2, 'C', "a", "bc", "def"), 0);
-	assert_int_equal(password_msg(buf, 1, 'H', "a", NULL, NULL), 0);
-	assert_int_equal(password_msg(buf, 1, 'H', NULL, NULL, NULL), 1);
-	assert_int_equal(password_msg(buf, 0, 'H', NULL, NULL, NULL), 0);
-
-	/*
-	 * The largest change message is PASSWORD_MSG_MAX - 1 bytes: the
-	 * task keeps the last byte of its buffer for a NUL.
-	 */
-	memset(hash, 'h', sizeof(hash) - 1);
-	hash[sizeof(hash) - 1] = '\0';
-	memset(pw, 'p', sizeof(pw) - 1);
-	pw[sizeof(pw) - 1] = '\0';
-	memset(npw, 'n', sizeof(npw) - 1);
-	npw[sizeof(npw) - 1] = '\0';
-	memset(big, 'z', sizeof(big));
-	assert_int_equal(password_msg(big, sizeof(big), PASSWORD_OP_CHANGE,
-	    hash, pw, npw), PASSWORD_MSG_MAX - 1);
-	assert_int_equal(big[0], 'C');
-	assert_int_equal(big[PASSWORD_HASH_MAX], '\0');
-	assert_int_equal(big[PASSWORD_HASH_MAX + PASSWORD_INPUT_MAX + 1],
-	    '\0');
-	assert_int_equal(big[PASSWORD_MSG_MAX - 2], '\0');
-	assert_int_equal(big[PASSWORD_MSG_MAX - 1], 'z');
-	assert_int_equal(password_msg(buf, sizeof(buf) - 1,
-	    PASSWORD_OP_CHANGE, hash, pw, npw), PASSWORD_MSG_MAX - 1);
-	assert_int_equal(password_msg(buf, sizeof(buf) - 2,
-	    PASSWORD_OP_CHANGE, hash, pw, npw), 0);
+	/* Arguments longer than a job holds are refused, the limit is not. */
+	memset(big, 'p', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	assert_null(password_job_new(PASSWORD_OP_HASH, NULL, big, NULL));
+	assert_null(password_job_new(PASSWORD_OP_CHANGE, hash, "x", big));
+	big[sizeof(big) - 2] = '\0';
+	job = password_job_new(PASSWORD_OP_CHANGE, hash, big, big);
+	assert_non_null(job);
+	assert_int_equal(strlen(job->pw), PASSWORD_INPUT_MAX);
+	password_job_free(job);
+	memset(big, 'h', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	assert_null(password_job_new(PASSWORD_OP_VERIFY, big, "x", NULL));
+	password_job_free(NULL);
 }
 
 int
@@ -994,7 +966,7 @@ main(void)
 		cmocka_unit_test(test_bearer),
 		cmocka_unit_test(test_password_hash),
 		cmocka_unit_test(test_password_verify),
-		cmocka_unit_test(test_password_msg),
+		cmocka_unit_test(test_password_job),
 	};
 
 	return (cmocka_run_group_tests(tests, setup, NULL));

@@ -1,0 +1,44 @@
+/* userapi: the route table: every path, its methods, handler, authentication and rate class. */
+
+#include <sys/types.h>
+
+#include <kore/kore.h>
+#include <kore/http.h>
+
+#include "api/api.h"
+#include "http/dispatch.h"
+
+/*
+ * Every route of the service, in match order (the first matching path
+ * wins, so exact paths come before patterns that would also match).
+ * Adding a route is one row here; conf/userapi.conf sends every path to
+ * api_dispatch. Unknown paths get the JSON 404, known paths with another
+ * method 405 with Allow.
+ */
+const struct route api_routes[] = {
+	/* path			methods		handler		auth		rate		flags */
+	{ "/healthz",		R_GET,		api_healthz,	AUTH_NONE,	RATE_NONE,	ROUTE_LIVE },
+	{ "/readyz",		R_GET,		api_readyz,	AUTH_NONE,	RATE_NONE,	0 },
+	{ "/token",		R_POST,		api_token,	AUTH_NONE,	RATE_LOGIN,	0 },
+	{ "/protected",		R_GET,		api_protected,	AUTH_TOKEN,	RATE_READ,	0 },
+	{ "/users",		R_GET,		api_users_list,	AUTH_ADMIN,	RATE_READ,	0 },
+	{ "/users",		R_POST,		api_users_create, AUTH_NONE,	RATE_SIGNUP,	0 },
+	{ "/users/me",		R_GET,		api_me,		AUTH_TOKEN,	RATE_READ,	0 },
+	{ "/users/me/password",	R_POST,		api_me_password, AUTH_TOKEN,	RATE_LOGIN,	0 },
+	{ "/users/{id}",	R_GET,		api_user,	AUTH_TOKEN,	RATE_READ,	0 },
+	{ "/users/{id}",	R_PUT | R_PATCH | R_DELETE, api_user, AUTH_TOKEN, RATE_WRITE,	0 },
+	/* The web pages, their files and the OpenAPI document (assets.c). */
+	{ "/",			R_GET | R_HEAD,	api_asset,	AUTH_NONE,	RATE_READ,	0 },
+	{ "/openapi.json",	R_GET | R_HEAD,	api_asset,	AUTH_NONE,	RATE_READ,	0 },
+	{ "/docs",		R_GET | R_HEAD,	api_asset,	AUTH_NONE,	RATE_READ,	0 },
+	{ "/redoc",		R_GET | R_HEAD,	api_asset,	AUTH_NONE,	RATE_READ,	0 },
+	{ "/static/*",		R_GET | R_HEAD,	api_asset,	AUTH_NONE,	RATE_READ,	0 },
+};
+
+const size_t	api_nroutes = sizeof(api_routes) / sizeof(api_routes[0]);
+
+int
+api_dispatch(struct http_request *req)
+{
+	return (dispatch(req, api_routes, api_nroutes));
+}

@@ -1,0 +1,164 @@
+/* userapi: the one entry of every request: route table lookup, method, context, hooks, authentication. */
+
+#include <sys/types.h>
+
+#include <stdio.h>
+#include <string.h>
+
+#include <kore/kore.h>
+#include <kore/http.h>
+
+#include "auth/access.h"
+#include "http/dispatch.h"
+#include "http/reply.h"
+#include "http/reqctx.h"
+
+#if R_GET != HTTP_METHOD_GET || R_POST != HTTP_METHOD_POST || \
+    R_PUT != HTTP_METHOD_PUT || R_DELETE != HTTP_METHOD_DELETE || \
+    R_HEAD != HTTP_METHOD_HEAD || R_OPTIONS != HTTP_METHOD_OPTIONS || \
+    R_PATCH != HTTP_METHOD_PATCH
+#error "R_* must equal Kore's HTTP_METHOD_* bits"
+#endif
+
+struct dispatch_hooks	dispatch_hooks;
+int			dispatch_draining;
+
+/* Allow lists name methods in this order. */
+static const struct {
+	unsigned int	 bit;
+	const char	*name;
+} dispatch_methods[] = {
+	{ R_GET,	"GET" },
+	{ R_HEAD,	"HEAD" },
+	{ R_POST,	"POST" },
+	{ R_PUT,	"PUT" },
+	{ R_PATCH,	"PATCH" },
+	{ R_DELETE,	"DELETE" },
+	{ R_OPTIONS,	"OPTIONS" },
+};
+
+int
+dispatch(struct http_request *req, const struct route *routes, size_t n)
+{
+	struct reqctx		*ctx;
+	const struct route	*first, *hit;
+	unsigned int		 allow;
+	char			 buf[64];
+	int			 retry;
+	size_t			 i;
+
+	if (http_state_exists(req)) {
+		ctx = http_state_get(req);
+		if (ctx->waiting) {
+			http_request_sleep(req);
+			return (KORE_RESULT_RETRY);
+		}
+		return (ctx->route->handler(req));
+	}
+
+	ctx = reqctx_get(req);
+	first = hit = NULL;
+	allow = 0;
+	for (i = 0; i < n; i++) {
+		if (first == NULL) {
+			if (!dispatch_match(routes[i].path, req->path,
+			    ctx->param, ctx->param_len, REQCTX_PARAMS_MAX))
+				continue;
+			first = &routes[i];
+		} else if (strcmp(routes[i].path, first->path)) {
+			continue;
+		}
+		allow |= routes[i].methods;
+		if (hit == NULL && (routes[i].methods & req->method))
+			hit = &routes[i];
+	}
+
+	if (first == NULL) {
+		reply_error(req, 404, "Not Found");
+		return (KORE_RESULT_OK);
+	}
+	ctx->route = first;
+	if (hit == NULL) {
+		reply_not_allowed(req, dispatch_allow(allow, buf,
+		    sizeof(buf)));
+		return (KORE_RESULT_OK);
+	}
+	ctx->route = hit;
+
+	if (dispatch_draining && !(hit->flags & ROUTE_LIVE)) {
+		reply_unavailable(req, 1);
+		return (KORE_RESULT_OK);
+	}
+
+	retry = 1;
+	if (dispatch_hooks.admit != NULL &&
+	    dispatch_hooks.admit(req, hit, &retry) == -1) {
+		reply_too_many(req, retry, "Too Many Requests");
+		return (KORE_RESULT_OK);
+	}
+
+	if (hit->auth != AUTH_NONE && access_caller(req, &ctx->caller) == -1)
+		return (KORE_RESULT_OK);
+
+	return (hit->handler(req));
+}
+
+int
+dispatch_match(const char *pattern, const char *path, const char **param,
+    size_t *len, size_t nparam)
+{
+	const char	*p, *s;
+	size_t		 k, n;
+
+	for (k = 0; k < nparam; k++) {
+		param[k] = NULL;
+		len[k] = 0;
+	}
+	p = pattern;
+	s = path;
+	k = 0;
+	while (*p != '\0') {
+		if (p[0] == '*' && p[1] == '\0')
+			return (1);
+		if (*p == '{') {
+			while (*p != '\0' && *p != '}')
+				p++;
+			if (*p == '}')
+				p++;
+			n = strcspn(s, "/");
+			if (k < nparam) {
+				param[k] = s;
+				len[k] = n;
+			}
+			k++;
+			s += n;
+			continue;
+		}
+		if (*p != *s)
+			return (0);
+		p++;
+		s++;
+	}
+	return (*s == '\0');
+}
+
+const char *
+dispatch_allow(unsigned int methods, char *buf, size_t len)
+{
+	size_t	i, off;
+	int	n;
+
+	buf[0] = '\0';
+	off = 0;
+	for (i = 0; i < sizeof(dispatch_methods) /
+	    sizeof(dispatch_methods[0]); i++) {
+		if (!(methods & dispatch_methods[i].bit))
+			continue;
+		n = snprintf(buf + off, len - off, "%s%s", off > 0 ? ", " : "",
+		    dispatch_methods[i].name);
+		if (n < 0 || (size_t)n >= len - off)
+			break;
+		off += (size_t)n;
+	}
+	return (buf);
+}
