@@ -177,9 +177,11 @@ bg_thread(void *arg)
 		TAILQ_INSERT_TAIL(&done_list, w, list);
 		pthread_mutex_unlock(&done_lock);
 
-		/* Only fails when the counter is full: the loop wakes anyway. */
+		/* Fails only when the counter is full: the loop wakes anyway. */
 		one = 1;
-		(void)write(notify.fd, &one, sizeof(one));
+		if (write(notify.fd, &one, sizeof(one)) == -1 &&
+		    errno != EAGAIN)
+			abort();
 	}
 	return (NULL);
 }
