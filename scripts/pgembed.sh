@@ -4,7 +4,8 @@
 #   pgembed.sh start   [DIR]   initdb on first use, start, create database userapi
 #   pgembed.sh stop    [DIR]   pg_ctl stop -m fast (nothing to do when stopped)
 #   pgembed.sh status  [DIR]   exit 0 when running
-#   pgembed.sh dsn     [DIR]   print the libpq conninfo
+#   pgembed.sh dsn     [DIR]   print the libpq conninfo (unix socket)
+#   pgembed.sh tcp-dsn [DIR]   print the libpq conninfo over TCP (see below)
 #   pgembed.sh psql    [DIR] [psql args...]   psql on it ($DATABASE_URL when set)
 #   pgembed.sh destroy [DIR]   stop and delete the cluster's data
 #
@@ -14,6 +15,13 @@
 # superuser userapi is trusted on it. PGEMBED_FAST=1 (the tests) turns off
 # fsync, synchronous_commit and full_page_writes; never for `make run` data.
 #
+# PGEMBED_TCP_PORT=N at start also listens on 127.0.0.1:N (never on other
+# addresses), where the superuser userapi is trusted too (so any local
+# user can connect: for tests and benchmarks only). The socket file is
+# then .s.PGSQL.N; stop, status, dsn and tcp-dsn read the port from the
+# cluster's settings. A running cluster keeps its listen settings: stop it
+# to change them.
+#
 # PostgreSQL refuses to run as root, so as root the server runs as the
 # owner of pgdata (postgres for a new cluster). When that user cannot reach
 # DIR, or the socket path would be too long for a unix socket, the data
@@ -22,7 +30,7 @@
 set -euo pipefail
 
 PGBIN=/usr/lib/postgresql/15/bin
-PGPORT_SOCK=5432
+PGPORT_DEFAULT=5432
 PGUSER_NAME=userapi
 PGDB_NAME=userapi
 SOCK_MAX=100		# bytes of DIR/run/.s.PGSQL.5432, below sun_path's 108
@@ -35,7 +43,7 @@ die() {
 }
 
 usage() {
-	echo "usage: pgembed.sh start|stop|status|dsn|destroy [DIR]" >&2
+	echo "usage: pgembed.sh start|stop|status|dsn|tcp-dsn|destroy [DIR]" >&2
 	echo "       pgembed.sh psql [DIR] [psql args...]" >&2
 	exit 2
 }
@@ -75,6 +83,27 @@ set_layout() {
 	PGDATA_DIR=$BASE/pgdata
 	SOCK_DIR=$BASE/run
 	LOG_FILE=$BASE/postgresql.log
+	set_port
+}
+
+# TCP_PORT (empty: unix socket only) and PGPORT_SOCK, the port that names
+# the socket: from PGEMBED_TCP_PORT at start, else from the settings the
+# cluster was last started with.
+set_port() {
+	local conf=$PGDATA_DIR/userapi.conf p
+
+	TCP_PORT=""
+	if [ "${CMD:-}" = start ]; then
+		p=${PGEMBED_TCP_PORT:-}
+		if [ -n "$p" ] && { ! [[ $p =~ ^[1-9][0-9]{0,4}$ ]] ||
+		    [ "$p" -gt 65535 ]; }; then
+			die "PGEMBED_TCP_PORT must be a port number, not $p"
+		fi
+		TCP_PORT=$p
+	elif [ -f "$conf" ] && grep -q "^listen_addresses = '127.0.0.1'$" "$conf"; then
+		TCP_PORT=$(sed -n 's/^port = \([0-9]*\)$/\1/p' "$conf")
+	fi
+	PGPORT_SOCK=${TCP_PORT:-$PGPORT_DEFAULT}
 }
 
 # The user the server runs as: empty for "this user". As root: the owner
@@ -153,6 +182,13 @@ dsn() {
 	echo "host=$(conninfo_quote "$(client_sock_dir)") port=$PGPORT_SOCK dbname=$PGDB_NAME user=$PGUSER_NAME"
 }
 
+# No TLS and no GSSAPI on loopback: libpq would otherwise probe for them.
+tcp_dsn() {
+	[ -n "$TCP_PORT" ] ||
+	    die "postgresql in $DIR does not listen on TCP (start it with PGEMBED_TCP_PORT)"
+	echo "host=127.0.0.1 port=$TCP_PORT dbname=$PGDB_NAME user=$PGUSER_NAME sslmode=disable gssencmode=disable"
+}
+
 # The first start in DIR: choose where the data goes, create the
 # directories with the right owner. Sets the layout.
 create_layout() {
@@ -215,7 +251,11 @@ settings() {
 	local sock=${SOCK_DIR//\'/\'\'}
 
 	echo "# written by scripts/pgembed.sh at every start: edits are lost"
-	echo "listen_addresses = ''"
+	if [ -n "$TCP_PORT" ]; then
+		echo "listen_addresses = '127.0.0.1'"
+	else
+		echo "listen_addresses = ''"
+	fi
 	echo "port = $PGPORT_SOCK"
 	echo "unix_socket_directories = '$sock'"
 	echo "max_connections = 200"
@@ -229,6 +269,26 @@ settings() {
 		echo "synchronous_commit = on"
 		echo "full_page_writes = on"
 	fi
+}
+
+# With TCP: trust the superuser from 127.0.0.1 (initdb rejects TCP), as
+# the first line of pg_hba.conf since the first match wins.
+allow_tcp() {
+	local hba=$PGDATA_DIR/pg_hba.conf
+	local line="host all $PGUSER_NAME 127.0.0.1/32 trust # pgembed.sh"
+
+	[ -n "$TCP_PORT" ] || return 0
+	grep -qxF "$line" "$hba" && return 0
+	as_owner sed -i "1i $line" "$hba" || die "could not write $hba"
+}
+
+# The listen settings a running cluster was started with must be ours.
+same_listen() {
+	local conf=$PGDATA_DIR/userapi.conf
+
+	[ "$(grep -E '^(listen_addresses|port) = ' "$conf" 2>/dev/null)" = \
+	    "$(settings | grep -E '^(listen_addresses|port) = ')" ] ||
+	    die "postgresql in $DIR runs with other listen settings (PGEMBED_TCP_PORT); stop it first"
 }
 
 # Write pgdata/userapi.conf; returns 0 when it changed.
@@ -316,6 +376,7 @@ cmd_start() {
 	prepare_dirs
 
 	if running; then
+		same_listen
 		# Settings that a reload applies (PGEMBED_FAST) follow this call.
 		if write_settings; then
 			as_owner "$PGBIN/pg_ctl" reload -s -D "$PGDATA_DIR" >/dev/null
@@ -332,6 +393,7 @@ cmd_start() {
 		echo "pgembed: created a new cluster in $PGDATA_DIR"
 	fi
 	write_settings || true
+	allow_tcp
 	if ! out=$(as_owner "$PGBIN/pg_ctl" start -D "$PGDATA_DIR" \
 	    -l "$LOG_FILE" -w -t 60 -s 2>&1); then
 		err=$(last_error)
@@ -380,6 +442,7 @@ cmd_psql() {
 
 [ $# -ge 1 ] || usage
 cmd=$1
+CMD=$cmd
 shift
 check_binaries
 
@@ -399,7 +462,7 @@ psql)
 	set_runas
 	cmd_psql "$@"
 	;;
-start | stop | status | dsn | destroy)
+start | stop | status | dsn | tcp-dsn | destroy)
 	[ $# -le 1 ] || usage
 	if [ "$cmd" = start ]; then
 		set_dir "${1:-}" create
@@ -412,6 +475,7 @@ start | stop | status | dsn | destroy)
 	stop) cmd_stop ;;
 	status) cmd_status ;;
 	dsn) dsn ;;
+	tcp-dsn) tcp_dsn ;;
 	destroy) cmd_destroy ;;
 	esac
 	;;

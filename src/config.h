@@ -19,6 +19,7 @@ struct config {
 
 	int		 db_pool_size;	/* connections per worker */
 	int		 db_queue_max;	/* waiting queries per worker */
+	int		 db_pipeline;	/* queries in flight per connection */
 	int		 db_timeout_ms;	/* deadline of one query */
 
 	size_t		 body_max;	/* JSON body limit, bytes */

@@ -27,10 +27,12 @@
 #include "store/store.h"
 #include "version.h"
 
+#define MAIN_PING_CHANNEL	"userapi_ping"
 
 static void	main_usage(FILE *);
 static void	main_bind(void);
 static void	main_tick(void *, u_int64_t);
+static void	main_ping(void *, const char *, const char *);
 
 /*
  * The system calls userapi needs on top of Kore's worker whitelist, one
@@ -240,8 +242,19 @@ kore_worker_configure(void)
 	bg_init(threads, cap);
 
 	(void)kore_timer_add(main_tick, 1000, NULL, 0);
-	db_worker_init(cfg.database_url, cfg.db_pool_size, cfg.db_queue_max,
-	    cfg.db_timeout_ms);
+	db_worker_init(cfg.database_url, cfg.db_pool_size, cfg.db_pipeline,
+	    cfg.db_queue_max, cfg.db_timeout_ms);
+	db_listen(MAIN_PING_CHANNEL, main_ping, NULL, NULL);
+}
+
+/*
+ * NOTIFY userapi_ping, 'text': every worker of every instance logs it,
+ * so an operator (or a test) sees that the LISTEN bus reaches them all.
+ */
+static void
+main_ping(void *arg, const char *channel, const char *payload)
+{
+	log_info("listen: ping on channel %s: %.200s", channel, payload);
 }
 
 static void

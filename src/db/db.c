@@ -10,10 +10,29 @@
  *   reopened with backoff when they fail; the pool is kept warm
  * - every statement of sql/ is prepared once per connection; a failed
  *   prepare (say, migrations not applied yet) makes the connection unusable
- * - one query at a time per connection; others wait in a bounded FIFO
+ * - queries wait in one bounded FIFO; once per loop turn the waiting ones
+ *   are handed to the connections with the fewest queries in flight
+ * - with a pipeline depth above 1 a connection is in libpq's pipeline mode
+ *   and holds up to that many queries in flight; each query is followed by
+ *   its own sync point, so it runs in its own implicit transaction and a
+ *   failure aborts nothing but itself. Results come back in order and are
+ *   matched to the queries of the connection's in-flight list. With depth
+ *   1 a connection runs one query at a time without pipeline mode.
+ * - a query is finished when PQgetResult has returned NULL for it; only
+ *   then does its callback run, and only then does a depth-1 connection
+ *   take its next query
+ * - callbacks run from Kore's loop (a socket event or a timer), never
+ *   from inside db_run or db_cancel: a failure found there (no connection,
+ *   queue full, a send that failed) completes on a later turn
  * - every query has a deadline: statement_timeout on the server, plus a
  *   sweep every 100 ms that fails queries waiting or running too long
  * - with no live connection a query fails at once (503), it never hangs
+ * - one more connection per worker, opened on the first db_listen, holds
+ *   the LISTENs of the worker's subscribers: it is reopened like the
+ *   others, LISTEN is issued again, and then the subscribers' resume
+ *   callbacks run so they can catch up on what they missed meanwhile.
+ *   Query connections never LISTEN (statements are prepared, and
+ *   PostgreSQL cannot prepare LISTEN), so no notification can reach them.
  *
  * The layer knows nothing of users: statements are ids, parameters text.
  */
@@ -37,12 +56,24 @@
 #define DB_GRACE_MS		1000	/* client deadline after the server's */
 #define DB_EVENT_TYPE		101
 
+enum db_conn_role {
+	DB_ROLE_QUERY = 0,
+	DB_ROLE_LISTEN
+};
+
 enum db_conn_state {
 	DB_CONN_DOWN = 0,
 	DB_CONN_CONNECTING,
-	DB_CONN_PREPARING,
-	DB_CONN_IDLE,
-	DB_CONN_BUSY
+	DB_CONN_PREPARING,	/* query role: statements being prepared */
+	DB_CONN_READY
+};
+
+/* Where a query is: in which list, if any. */
+enum db_query_where {
+	DB_Q_NONE = 0,		/* being completed */
+	DB_Q_WAITING,		/* waitq */
+	DB_Q_RUNNING,		/* its connection's inflight list */
+	DB_Q_DEFERRED		/* deferq: completes on the next turn */
 };
 
 struct db_query {
@@ -53,28 +84,29 @@ struct db_query {
 	db_cb			 cb;
 	void			*arg;
 	int			 cancelled;
-	int			 where;		/* DB_Q_* */
-	enum db_status		 deferred;
+	enum db_query_where	 where;
+	enum db_status		 deferred;	/* DB_Q_DEFERRED: its status */
 	u_int64_t		 deadline;
-	struct db_conn		*conn;
+	struct db_conn		*conn;		/* DB_Q_RUNNING */
 };
-
-#define DB_Q_NONE	0
-#define DB_Q_WAITING	1
-#define DB_Q_DEFERRED	2
 
 TAILQ_HEAD(db_query_list, db_query);
 
 struct db_conn {
 	struct kore_event	 evt;		/* must be first */
 	int			 id;
+	enum db_conn_role	 role;
 	PGconn			*pg;
 	int			 fd;		/* registered with epoll, or -1 */
 	int			 events;
 	enum db_conn_state	 state;
 	int			 prep_next;
-	int			 flushing;
-	struct db_query		*q;
+	int			 flushing;	/* output left in libpq */
+	struct db_query_list	 inflight;	/* sent, oldest first */
+	int			 ninflight;
+	int			 sync_due;	/* next result: a sync point */
+	PGresult		*res;		/* the head query's result */
+	int			 listen_sent;	/* LISTEN command running */
 	u_int64_t		 since;		/* state entered */
 	u_int64_t		 retry_at;
 	u_int64_t		 backoff;
@@ -86,38 +118,66 @@ struct db_statement {
 	char	*sql;
 };
 
+/* A db_listen subscriber and how far its LISTEN has got. */
+enum db_sub_state {
+	DB_SUB_NEW = 0,		/* LISTEN to be sent */
+	DB_SUB_SENT,		/* LISTEN sent, not yet confirmed */
+	DB_SUB_ON		/* listening */
+};
+
+struct db_sub {
+	char			*channel;
+	db_notify_cb		 notify;
+	db_resume_cb		 resume;
+	void			*arg;
+	enum db_sub_state	 state;
+};
+
 static void	db_conn_start(struct db_conn *);
-static void	db_conn_fail(struct db_conn *, const char *);
+static void	db_conn_fail(struct db_conn *, const char *, enum db_status);
 static void	db_conn_event(void *, int);
 static void	db_conn_poll_connect(struct db_conn *);
 static void	db_conn_prepare_next(struct db_conn *);
+static void	db_conn_prepared(struct db_conn *);
 static void	db_conn_read(struct db_conn *);
-static void	db_conn_result(struct db_conn *, PGresult *);
-static void	db_conn_idle(struct db_conn *);
-static void	db_conn_send(struct db_conn *, struct db_query *);
+static int	db_conn_send(struct db_conn *, struct db_query *);
+static void	db_conn_fill(struct db_conn *);
+static int	db_conn_room(struct db_conn *);
 static void	db_conn_watch(struct db_conn *, int);
 static void	db_conn_unwatch(struct db_conn *);
 static int	db_conn_flush(struct db_conn *);
+static void	db_conn_notifies(struct db_conn *);
+static void	db_listen_issue(struct db_conn *);
+static void	db_listen_read(struct db_conn *);
 static void	db_query_done(struct db_query *, enum db_status, PGresult *,
 		    const char *);
+static void	db_query_finish(struct db_conn *, struct db_query *);
 static void	db_query_defer(struct db_query *, enum db_status);
 static void	db_query_free(struct db_query *);
 static enum db_status db_classify(PGresult *, const char **);
+static void	db_dispatch(void);
+static void	db_kick(void);
+static void	db_turn(void *, u_int64_t);
 static void	db_sweep(void *, u_int64_t);
-static void	db_deferred_run(void *, u_int64_t);
+static void	db_sweep_conn(struct db_conn *, u_int64_t);
 static int	db_alive(void);
+static const char *db_conn_name(struct db_conn *, char *, size_t);
 
 static struct db_statement	*statements;
 static int			 nstatements;
 
 static struct db_conn		*conns;
 static int			 nconns;
+static int			 depth;		/* queries in flight per conn */
+static struct db_conn		 listener;
+static struct db_sub		*subs;
+static int			 nsubs;
 static struct db_query_list	 waitq;
 static struct db_query_list	 deferq;
 static int			 nwaiting;
 static int			 queue_max;
 static int			 deadline_ms;
-static int			 defer_armed;
+static int			 turn_armed;
 static char			*conn_dsn;
 static char			 conn_options[64];
 
@@ -202,8 +262,22 @@ db_stmt_count(void)
 	return (nstatements);
 }
 
+static void
+db_conn_init(struct db_conn *c, int id, enum db_conn_role role)
+{
+	memset(c, 0, sizeof(*c));
+	c->id = id;
+	c->role = role;
+	c->fd = -1;
+	c->evt.type = DB_EVENT_TYPE;
+	c->evt.handle = db_conn_event;
+	c->backoff = DB_BACKOFF_MIN_MS;
+	TAILQ_INIT(&c->inflight);
+}
+
 void
-db_worker_init(const char *conninfo, int pool, int qmax, int timeout)
+db_worker_init(const char *conninfo, int pool, int pipeline, int qmax,
+    int timeout)
 {
 	int	i;
 
@@ -212,6 +286,7 @@ db_worker_init(const char *conninfo, int pool, int qmax, int timeout)
 	nwaiting = 0;
 	queue_max = qmax;
 	deadline_ms = timeout;
+	depth = pipeline < 1 ? 1 : pipeline;
 	if ((conn_dsn = strdup(conninfo)) == NULL)
 		abort();
 	(void)snprintf(conn_options, sizeof(conn_options),
@@ -221,13 +296,11 @@ db_worker_init(const char *conninfo, int pool, int qmax, int timeout)
 	if ((conns = calloc((size_t)nconns, sizeof(*conns))) == NULL)
 		abort();
 	for (i = 0; i < nconns; i++) {
-		conns[i].id = i;
-		conns[i].fd = -1;
-		conns[i].evt.type = DB_EVENT_TYPE;
-		conns[i].evt.handle = db_conn_event;
-		conns[i].backoff = DB_BACKOFF_MIN_MS;
+		db_conn_init(&conns[i], i, DB_ROLE_QUERY);
 		db_conn_start(&conns[i]);
 	}
+	/* Opened by the first db_listen. */
+	db_conn_init(&listener, -1, DB_ROLE_LISTEN);
 
 	(void)kore_timer_add(db_sweep, DB_SWEEP_MS, NULL, 0);
 }
@@ -238,6 +311,8 @@ db_run(int id, int nparams, const char * const *params, db_cb cb, void *arg)
 	struct db_query		*q;
 	int			 i;
 
+	if (id < 0 || id >= nstatements)
+		fatal("db_run: no statement %d", id);
 	if ((q = calloc(1, sizeof(*q))) == NULL)
 		abort();
 	q->stmt = id;
@@ -256,14 +331,7 @@ db_run(int id, int nparams, const char * const *params, db_cb cb, void *arg)
 		}
 	}
 
-	for (i = 0; i < nconns; i++) {
-		if (conns[i].state == DB_CONN_IDLE) {
-			db_conn_send(&conns[i], q);
-			return (q);
-		}
-	}
-
-	/* Nothing alive: try the due connections once, else fail now. */
+	/* Nothing alive: try the due connections once, else fail. */
 	if (!db_alive()) {
 		for (i = 0; i < nconns; i++) {
 			if (conns[i].state == DB_CONN_DOWN &&
@@ -281,15 +349,20 @@ db_run(int id, int nparams, const char * const *params, db_cb cb, void *arg)
 		return (q);
 	}
 
+	/* Sent on the next turn, with whatever else this turn queues. */
 	TAILQ_INSERT_TAIL(&waitq, q, list);
 	q->where = DB_Q_WAITING;
 	nwaiting++;
+	db_kick();
 	return (q);
 }
 
 /*
- * The callback still runs once, with DB_CANCELLED semantics (cancelled
- * set), so whoever owns arg can free it; it must not touch the request.
+ * The callback still runs once, on a later turn, with cancelled set, so
+ * whoever owns arg can free it; it must not touch the request. A query
+ * that is running is left to finish (libpq 15 has no non-blocking
+ * cancel request): its result is dropped, and in pipeline mode the
+ * queries behind it on its connection go on as usual.
  */
 void
 db_cancel(struct db_query *q)
@@ -299,15 +372,14 @@ db_cancel(struct db_query *q)
 	case DB_Q_WAITING:
 		TAILQ_REMOVE(&waitq, q, list);
 		nwaiting--;
+		q->where = DB_Q_NONE;
+		db_query_defer(q, DB_UNAVAILABLE);
 		break;
 	case DB_Q_DEFERRED:
-		TAILQ_REMOVE(&deferq, q, list);
+	case DB_Q_RUNNING:
+	case DB_Q_NONE:		/* from inside its own callback */
 		break;
-	default:
-		return;		/* running: its result is dropped */
 	}
-	q->where = DB_Q_NONE;
-	db_query_done(q, DB_UNAVAILABLE, NULL, NULL);
 }
 
 void
@@ -317,15 +389,57 @@ db_stats(int *up, int *total, int *waiting)
 
 	*up = 0;
 	for (i = 0; i < nconns; i++) {
-		if (conns[i].state == DB_CONN_IDLE ||
-		    conns[i].state == DB_CONN_BUSY)
+		if (conns[i].state == DB_CONN_READY)
 			(*up)++;
 	}
 	*total = nconns;
 	*waiting = nwaiting;
 }
 
-/* A connection that is up or on its way up. */
+int
+db_listening(void)
+{
+	int	i;
+
+	if (nsubs == 0 || listener.state != DB_CONN_READY)
+		return (0);
+	for (i = 0; i < nsubs; i++) {
+		if (subs[i].state != DB_SUB_ON)
+			return (0);
+	}
+	return (1);
+}
+
+void
+db_listen(const char *channel, db_notify_cb notify, db_resume_cb resume,
+    void *arg)
+{
+	struct db_sub	*s;
+
+	if (conn_dsn == NULL)
+		fatal("db_listen before db_worker_init");
+	if (*channel == '\0' || strlen(channel) >= 64)
+		fatal("db_listen: bad channel name");
+
+	subs = realloc(subs, sizeof(*subs) * (size_t)(nsubs + 1));
+	if (subs == NULL)
+		abort();
+	s = &subs[nsubs++];
+	if ((s->channel = strdup(channel)) == NULL)
+		abort();
+	s->notify = notify;
+	s->resume = resume;
+	s->arg = arg;
+	s->state = DB_SUB_NEW;
+
+	/* The LISTEN goes out on the next turn, or once connected. */
+	if (listener.state == DB_CONN_DOWN && listener.pg == NULL &&
+	    listener.retry_at == 0)
+		db_conn_start(&listener);
+	db_kick();
+}
+
+/* A query connection that is up or on its way up. */
 static int
 db_alive(void)
 {
@@ -338,41 +452,214 @@ db_alive(void)
 	return (0);
 }
 
+static const char *
+db_conn_name(struct db_conn *c, char *buf, size_t len)
+{
+	if (c->role == DB_ROLE_LISTEN)
+		(void)snprintf(buf, len, "database listen connection");
+	else
+		(void)snprintf(buf, len, "database connection %d", c->id);
+	return (buf);
+}
+
+/* Run db_turn once the current turn of the loop is over. */
+static void
+db_kick(void)
+{
+	if (turn_armed)
+		return;
+	turn_armed = 1;
+	(void)kore_timer_add(db_turn, 0, NULL, KORE_TIMER_ONESHOT);
+}
+
+/*
+ * One turn: complete what was deferred before this turn began, hand the
+ * waiting queries to the connections (one flush per connection), send
+ * pending LISTENs.
+ */
+static void
+db_turn(void *arg, u_int64_t now)
+{
+	struct db_query_list	 due;
+	struct db_query		*q;
+
+	turn_armed = 0;
+
+	TAILQ_INIT(&due);
+	TAILQ_CONCAT(&due, &deferq, list);
+	while ((q = TAILQ_FIRST(&due)) != NULL) {
+		TAILQ_REMOVE(&due, q, list);
+		if (q->where != DB_Q_DEFERRED)
+			fatal("db_turn: query %p is not deferred", (void *)q);
+		q->where = DB_Q_NONE;
+		db_query_done(q, q->deferred, NULL, NULL);
+	}
+
+	db_dispatch();
+
+	if (listener.state == DB_CONN_READY && !listener.listen_sent)
+		db_listen_issue(&listener);
+}
+
+/* Free slots of a ready query connection. */
+static int
+db_conn_room(struct db_conn *c)
+{
+	if (c->role != DB_ROLE_QUERY || c->state != DB_CONN_READY)
+		return (0);
+	return (depth - c->ninflight);
+}
+
+/*
+ * Hand waiting queries out, each to the ready connection with the most
+ * room, then flush every connection that got one.
+ */
+static void
+db_dispatch(void)
+{
+	struct db_query		*q;
+	struct db_conn		*c, *best;
+	int			 i, room, best_room, *sent;
+	static int		*dirty;
+
+	if (TAILQ_EMPTY(&waitq))
+		return;
+	if (dirty == NULL &&
+	    (dirty = calloc((size_t)nconns, sizeof(*dirty))) == NULL)
+		abort();
+	sent = dirty;
+
+	while ((q = TAILQ_FIRST(&waitq)) != NULL) {
+		best = NULL;
+		best_room = 0;
+		for (i = 0; i < nconns; i++) {
+			room = db_conn_room(&conns[i]);
+			if (room > best_room) {
+				best = &conns[i];
+				best_room = room;
+			}
+		}
+		if (best == NULL)
+			break;
+		TAILQ_REMOVE(&waitq, q, list);
+		nwaiting--;
+		q->where = DB_Q_NONE;
+		if (db_conn_send(best, q) == -1) {
+			sent[best->id] = 0;
+			db_conn_fail(best, PQerrorMessage(best->pg),
+			    DB_UNAVAILABLE);
+			continue;
+		}
+		sent[best->id] = 1;
+	}
+
+	for (i = 0; i < nconns; i++) {
+		c = &conns[i];
+		if (sent[i] && c->state == DB_CONN_READY)
+			(void)db_conn_flush(c);
+		sent[i] = 0;
+	}
+}
+
+/* c has room again: give it waiting queries, then flush once. */
+static void
+db_conn_fill(struct db_conn *c)
+{
+	struct db_query		*q;
+	int			 n;
+
+	n = 0;
+	while (db_conn_room(c) > 0 && (q = TAILQ_FIRST(&waitq)) != NULL) {
+		TAILQ_REMOVE(&waitq, q, list);
+		nwaiting--;
+		q->where = DB_Q_NONE;
+		if (db_conn_send(c, q) == -1) {
+			db_conn_fail(c, PQerrorMessage(c->pg), DB_UNAVAILABLE);
+			return;
+		}
+		n++;
+	}
+	if (n > 0)
+		(void)db_conn_flush(c);
+}
+
+/*
+ * Put q on c's in-flight list and hand it to libpq (with its sync point
+ * in pipeline mode). Nothing is flushed here. -1 when libpq refused: the
+ * caller fails the connection, which completes q on a later turn.
+ */
+static int
+db_conn_send(struct db_conn *c, struct db_query *q)
+{
+	char	name[16];
+
+	if (c->state != DB_CONN_READY || c->role != DB_ROLE_QUERY)
+		fatal("db_conn_send: connection %d not ready", c->id);
+	if (c->ninflight >= depth)
+		fatal("db_conn_send: connection %d is full", c->id);
+	if (q->where != DB_Q_NONE)
+		fatal("db_conn_send: query %p is queued", (void *)q);
+
+	TAILQ_INSERT_TAIL(&c->inflight, q, list);
+	c->ninflight++;
+	q->where = DB_Q_RUNNING;
+	q->conn = c;
+
+	(void)snprintf(name, sizeof(name), "s%d", q->stmt);
+	if (!PQsendQueryPrepared(c->pg, name, q->nparams,
+	    (const char * const *)q->params, NULL, NULL, 0))
+		return (-1);
+	/* libpq 15's PQpipelineSync also flushes (17 has one that does not). */
+	if (depth > 1 && !PQpipelineSync(c->pg))
+		return (-1);
+	return (0);
+}
+
 static void
 db_conn_start(struct db_conn *c)
 {
-	const char	*keys[] = { "dbname", "application_name",
-			    "connect_timeout", "options", NULL };
-	const char	*vals[] = { conn_dsn, "userapi", "5", conn_options,
-			    NULL };
+	const char	*keys[] = { "application_name", "connect_timeout",
+			    "dbname", "options", NULL };
+	const char	*vals[] = { NULL, "5", conn_dsn, conn_options, NULL };
 
+	vals[0] = c->role == DB_ROLE_LISTEN ? "userapi-listen" : "userapi";
+	if (c->pg != NULL || c->ninflight != 0)
+		fatal("db_conn_start: connection %d still open", c->id);
+
+	/* Keys before dbname are defaults that DATABASE_URL may override. */
 	c->pg = PQconnectStartParams(keys, vals, 1);
 	if (c->pg == NULL)
 		abort();
 	c->since = kore_time_ms();
 	c->state = DB_CONN_CONNECTING;
+	c->sync_due = 0;
+	c->flushing = 0;
+	c->listen_sent = 0;
 
 	if (PQstatus(c->pg) == CONNECTION_BAD) {
-		db_conn_fail(c, PQerrorMessage(c->pg));
+		db_conn_fail(c, PQerrorMessage(c->pg), DB_UNAVAILABLE);
 		return;
 	}
 	if (PQsetnonblocking(c->pg, 1) == -1) {
-		db_conn_fail(c, PQerrorMessage(c->pg));
+		db_conn_fail(c, PQerrorMessage(c->pg), DB_UNAVAILABLE);
 		return;
 	}
 	db_conn_watch(c, EPOLLOUT);
 }
 
 /*
- * Close the connection, fail its query with DB_UNAVAILABLE and schedule
- * a new attempt with exponential backoff. Logged once per outage.
+ * Close the connection and schedule a new attempt with exponential
+ * backoff. Its queries complete with st on the next turn, and so does
+ * the wait queue when no query connection is left. Logged once per
+ * outage. Never runs a callback itself.
  */
 static void
-db_conn_fail(struct db_conn *c, const char *why)
+db_conn_fail(struct db_conn *c, const char *why, enum db_status st)
 {
 	struct db_query		*q;
-	char			 msg[256];
+	char			 msg[256], name[48];
 	size_t			 len;
+	int			 i;
 
 	(void)snprintf(msg, sizeof(msg), "%s", why != NULL ? why : "");
 	len = strlen(msg);
@@ -380,38 +667,51 @@ db_conn_fail(struct db_conn *c, const char *why)
 		msg[--len] = '\0';
 
 	if (!c->failed) {
-		log_warn("database connection %d lost: %s", c->id,
+		log_warn("%s lost: %s", db_conn_name(c, name, sizeof(name)),
 		    len > 0 ? msg : "connection closed");
 		c->failed = 1;
 	}
 
 	db_conn_unwatch(c);
+	if (c->res != NULL) {
+		PQclear(c->res);
+		c->res = NULL;
+	}
 	if (c->pg != NULL) {
 		PQfinish(c->pg);
 		c->pg = NULL;
 	}
 
-	q = c->q;
-	c->q = NULL;
+	while ((q = TAILQ_FIRST(&c->inflight)) != NULL) {
+		TAILQ_REMOVE(&c->inflight, q, list);
+		q->where = DB_Q_NONE;
+		q->conn = NULL;
+		db_query_defer(q, st);
+	}
+	c->ninflight = 0;
+	c->sync_due = 0;
 	c->state = DB_CONN_DOWN;
 	c->flushing = 0;
+	c->listen_sent = 0;
 	c->retry_at = kore_time_ms() + c->backoff;
 	c->backoff *= 2;
 	if (c->backoff > DB_BACKOFF_MAX_MS)
 		c->backoff = DB_BACKOFF_MAX_MS;
 
-	if (q != NULL) {
-		q->conn = NULL;
-		db_query_done(q, DB_UNAVAILABLE, NULL, NULL);
+	if (c->role == DB_ROLE_LISTEN) {
+		/* A gap: LISTEN again, then resume, once reconnected. */
+		for (i = 0; i < nsubs; i++)
+			subs[i].state = DB_SUB_NEW;
+		return;
 	}
 
 	/* Nobody left to serve the queue: fail it now rather than later. */
 	if (!db_alive()) {
 		while ((q = TAILQ_FIRST(&waitq)) != NULL) {
 			TAILQ_REMOVE(&waitq, q, list);
-			q->where = DB_Q_NONE;
 			nwaiting--;
-			db_query_done(q, DB_UNAVAILABLE, NULL, NULL);
+			q->where = DB_Q_NONE;
+			db_query_defer(q, DB_UNAVAILABLE);
 		}
 	}
 }
@@ -422,7 +722,7 @@ db_conn_watch(struct db_conn *c, int events)
 	int	fd;
 
 	if ((fd = PQsocket(c->pg)) == -1) {
-		db_conn_fail(c, "no socket");
+		db_conn_fail(c, "no socket", DB_UNAVAILABLE);
 		return;
 	}
 	/* libpq may have moved to a new socket (another host or address). */
@@ -458,14 +758,13 @@ db_conn_event(void *arg, int error)
 		db_conn_poll_connect(c);
 		break;
 	case DB_CONN_PREPARING:
-	case DB_CONN_BUSY:
-	case DB_CONN_IDLE:
+	case DB_CONN_READY:
 		if (c->flushing && db_conn_flush(c) == -1)
 			return;
 		db_conn_read(c);
 		break;
-	default:
-		break;
+	case DB_CONN_DOWN:
+		fatal("db_conn_event: event on a closed connection %d", c->id);
 	}
 }
 
@@ -480,39 +779,63 @@ db_conn_poll_connect(struct db_conn *c)
 		db_conn_watch(c, EPOLLOUT);
 		break;
 	case PGRES_POLLING_OK:
-		c->state = DB_CONN_PREPARING;
 		c->since = kore_time_ms();
+		if (c->role == DB_ROLE_LISTEN) {
+			if (c->failed)
+				log_info("database listen connection ready");
+			c->failed = 0;
+			c->backoff = DB_BACKOFF_MIN_MS;
+			c->state = DB_CONN_READY;
+			db_conn_watch(c, EPOLLIN);
+			db_listen_issue(c);
+			break;
+		}
+		c->state = DB_CONN_PREPARING;
 		c->prep_next = 0;
 		db_conn_prepare_next(c);
 		break;
 	case PGRES_POLLING_FAILED:
 	default:
-		db_conn_fail(c, PQerrorMessage(c->pg));
+		db_conn_fail(c, PQerrorMessage(c->pg), DB_UNAVAILABLE);
 		break;
 	}
 }
 
+/* Prepare the next statement, one at a time; then the connection is up. */
 static void
 db_conn_prepare_next(struct db_conn *c)
 {
 	char	name[16];
 
 	if (c->prep_next >= nstatements) {
-		if (c->failed)
-			log_info("database connection %d ready", c->id);
-		c->failed = 0;
-		c->backoff = DB_BACKOFF_MIN_MS;
-		db_conn_idle(c);
+		db_conn_prepared(c);
 		return;
 	}
 
 	(void)snprintf(name, sizeof(name), "s%d", c->prep_next);
 	if (!PQsendPrepare(c->pg, name, statements[c->prep_next].sql, 0,
 	    NULL)) {
-		db_conn_fail(c, PQerrorMessage(c->pg));
+		db_conn_fail(c, PQerrorMessage(c->pg), DB_UNAVAILABLE);
 		return;
 	}
 	(void)db_conn_flush(c);
+}
+
+static void
+db_conn_prepared(struct db_conn *c)
+{
+	if (depth > 1 && !PQenterPipelineMode(c->pg)) {
+		db_conn_fail(c, PQerrorMessage(c->pg), DB_UNAVAILABLE);
+		return;
+	}
+	if (c->failed)
+		log_info("database connection %d ready", c->id);
+	c->failed = 0;
+	c->backoff = DB_BACKOFF_MIN_MS;
+	c->state = DB_CONN_READY;
+	c->since = kore_time_ms();
+	db_conn_watch(c, EPOLLIN);
+	db_conn_fill(c);
 }
 
 /* 0 when all is sent, 1 while more is pending, -1 after a failure. */
@@ -529,78 +852,127 @@ db_conn_flush(struct db_conn *c)
 		db_conn_watch(c, EPOLLIN | EPOLLOUT);
 		return (1);
 	default:
-		db_conn_fail(c, PQerrorMessage(c->pg));
+		db_conn_fail(c, PQerrorMessage(c->pg), DB_UNAVAILABLE);
 		return (-1);
 	}
 }
 
+/*
+ * Read what arrived and take every complete result. A query's answer
+ * ends when PQgetResult returns NULL; it may take several reads to get
+ * there, and until then c->res holds what came so far. In pipeline mode
+ * the query's sync point comes next (PGRES_PIPELINE_SYNC).
+ */
 static void
 db_conn_read(struct db_conn *c)
 {
-	PGresult	*res, *last;
-	PGnotify	*n;
+	PGresult		*res;
+	struct db_query		*q;
+	char			 msg[320];
 
 	if (!PQconsumeInput(c->pg)) {
-		db_conn_fail(c, PQerrorMessage(c->pg));
-		return;
-	}
-	while ((n = PQnotifies(c->pg)) != NULL)
-		PQfreemem(n);
-
-	if (c->state == DB_CONN_IDLE) {
-		if (PQstatus(c->pg) != CONNECTION_OK)
-			db_conn_fail(c, PQerrorMessage(c->pg));
+		db_conn_fail(c, PQerrorMessage(c->pg), DB_UNAVAILABLE);
 		return;
 	}
 
-	last = NULL;
-	while (!PQisBusy(c->pg)) {
-		if ((res = PQgetResult(c->pg)) == NULL) {
-			db_conn_result(c, last);
-			return;
-		}
-		if (last != NULL)
-			PQclear(last);
-		last = res;
+	if (c->role == DB_ROLE_LISTEN) {
+		db_listen_read(c);
+		return;
 	}
-	/* A result arrived only in part; keep it for the next read. */
-	if (last != NULL) {
-		db_conn_result(c, last);
-		if (c->state != DB_CONN_DOWN)
-			log_warn("database connection %d: result split", c->id);
-	}
-}
-
-/* The whole answer to what was sent on c is in: res (may be NULL). */
-static void
-db_conn_result(struct db_conn *c, PGresult *res)
-{
-	struct db_query		*q;
-	enum db_status		 st;
-	const char		*constraint;
-	char			 msg[256];
+	db_conn_notifies(c);
 
 	if (c->state == DB_CONN_PREPARING) {
-		if (res == NULL || PQresultStatus(res) != PGRES_COMMAND_OK) {
-			(void)snprintf(msg, sizeof(msg),
-			    "could not prepare statement %s: %s",
-			    statements[c->prep_next].name,
-			    res != NULL ? PQresultErrorMessage(res) :
-			    PQerrorMessage(c->pg));
+		while (!PQisBusy(c->pg)) {
+			if ((res = PQgetResult(c->pg)) != NULL) {
+				if (c->res == NULL)
+					c->res = res;
+				else
+					PQclear(res);
+				continue;
+			}
+			/* The prepare is complete. */
+			res = c->res;
+			c->res = NULL;
+			if (res == NULL ||
+			    PQresultStatus(res) != PGRES_COMMAND_OK) {
+				(void)snprintf(msg, sizeof(msg),
+				    "could not prepare statement %s: %s",
+				    statements[c->prep_next].name,
+				    res != NULL ? PQresultErrorMessage(res) :
+				    PQerrorMessage(c->pg));
+				PQclear(res);
+				db_conn_fail(c, msg, DB_UNAVAILABLE);
+				return;
+			}
 			PQclear(res);
-			db_conn_fail(c, msg);
+			c->prep_next++;
+			db_conn_prepare_next(c);
 			return;
 		}
-		PQclear(res);
-		c->prep_next++;
-		db_conn_prepare_next(c);
 		return;
 	}
 
-	q = c->q;
-	c->q = NULL;
-	q->conn = NULL;
+	for (;;) {
+		if (TAILQ_EMPTY(&c->inflight) && !c->sync_due)
+			break;
+		if (PQisBusy(c->pg))
+			break;
+		res = PQgetResult(c->pg);
 
+		if (c->sync_due) {
+			if (res == NULL ||
+			    PQresultStatus(res) != PGRES_PIPELINE_SYNC) {
+				PQclear(res);
+				db_conn_fail(c, "expected a pipeline sync point",
+				    DB_UNAVAILABLE);
+				return;
+			}
+			PQclear(res);
+			c->sync_due = 0;
+			continue;
+		}
+
+		if (res != NULL) {
+			/* Keep the first result, or the first error. */
+			if (c->res == NULL)
+				c->res = res;
+			else if (PQresultStatus(c->res) != PGRES_FATAL_ERROR &&
+			    PQresultStatus(res) == PGRES_FATAL_ERROR) {
+				PQclear(c->res);
+				c->res = res;
+			} else {
+				PQclear(res);
+			}
+			continue;
+		}
+
+		/* NULL: the head query is finished. */
+		q = TAILQ_FIRST(&c->inflight);
+		TAILQ_REMOVE(&c->inflight, q, list);
+		c->ninflight--;
+		q->where = DB_Q_NONE;
+		q->conn = NULL;
+		c->sync_due = depth > 1;
+		db_query_finish(c, q);
+	}
+
+	if (PQstatus(c->pg) != CONNECTION_OK) {
+		db_conn_fail(c, PQerrorMessage(c->pg), DB_UNAVAILABLE);
+		return;
+	}
+	db_conn_fill(c);
+}
+
+/* q's answer is complete in c->res (NULL when none came): report it. */
+static void
+db_query_finish(struct db_conn *c, struct db_query *q)
+{
+	PGresult		*res;
+	enum db_status		 st;
+	const char		*constraint;
+
+	res = c->res;
+	c->res = NULL;
 	constraint = NULL;
 	if (res == NULL) {
 		st = DB_ERROR;
@@ -614,17 +986,127 @@ db_conn_result(struct db_conn *c, PGresult *res)
 			    PQresultErrorMessage(res));
 		}
 	}
-
-	if (PQstatus(c->pg) != CONNECTION_OK) {
-		db_query_done(q, DB_UNAVAILABLE, NULL, NULL);
-		PQclear(res);
-		db_conn_fail(c, PQerrorMessage(c->pg));
-		return;
-	}
-
-	db_conn_idle(c);
 	db_query_done(q, st, st == DB_OK ? res : NULL, constraint);
 	PQclear(res);
+}
+
+/*
+ * Query connections never LISTEN, so nothing can arrive here; say so
+ * loudly if it ever does rather than drop it in silence.
+ */
+static void
+db_conn_notifies(struct db_conn *c)
+{
+	PGnotify	*n;
+
+	while ((n = PQnotifies(c->pg)) != NULL) {
+		log_error("database connection %d: unexpected notification "
+		    "on channel %s dropped", c->id, n->relname);
+		PQfreemem(n);
+	}
+}
+
+/*
+ * Send LISTEN for every subscriber that needs one, as one simple query
+ * (utility statements take no parameters: each channel name is quoted
+ * with PQescapeIdentifier).
+ */
+static void
+db_listen_issue(struct db_conn *c)
+{
+	struct kore_buf	 buf;
+	char		*id;
+	int		 i, n;
+
+	if (c->state != DB_CONN_READY || c->listen_sent)
+		return;
+
+	kore_buf_init(&buf, 128);
+	n = 0;
+	for (i = 0; i < nsubs; i++) {
+		if (subs[i].state != DB_SUB_NEW)
+			continue;
+		id = PQescapeIdentifier(c->pg, subs[i].channel,
+		    strlen(subs[i].channel));
+		if (id == NULL) {
+			kore_buf_cleanup(&buf);
+			db_conn_fail(c, PQerrorMessage(c->pg), DB_UNAVAILABLE);
+			return;
+		}
+		kore_buf_appendf(&buf, "LISTEN %s;", id);
+		PQfreemem(id);
+		subs[i].state = DB_SUB_SENT;
+		n++;
+	}
+	if (n == 0) {
+		kore_buf_cleanup(&buf);
+		return;
+	}
+	kore_buf_append(&buf, "", 1);
+
+	if (!PQsendQuery(c->pg, (const char *)buf.data)) {
+		kore_buf_cleanup(&buf);
+		db_conn_fail(c, PQerrorMessage(c->pg), DB_UNAVAILABLE);
+		return;
+	}
+	kore_buf_cleanup(&buf);
+	c->listen_sent = 1;
+	(void)db_conn_flush(c);
+}
+
+/*
+ * The listen connection: finish a LISTEN command (then the resume
+ * callbacks of its subscribers run), and hand notifications out.
+ */
+static void
+db_listen_read(struct db_conn *c)
+{
+	PGresult	*res;
+	PGnotify	*n;
+	char		 msg[256];
+	int		 i;
+
+	while (c->listen_sent && !PQisBusy(c->pg)) {
+		if ((res = PQgetResult(c->pg)) != NULL) {
+			if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+				(void)snprintf(msg, sizeof(msg),
+				    "could not listen: %s",
+				    PQresultErrorMessage(res));
+				PQclear(res);
+				db_conn_fail(c, msg, DB_UNAVAILABLE);
+				return;
+			}
+			PQclear(res);
+			continue;
+		}
+		c->listen_sent = 0;
+		for (i = 0; i < nsubs; i++) {
+			if (subs[i].state != DB_SUB_SENT)
+				continue;
+			subs[i].state = DB_SUB_ON;
+			log_info("listen: channel %s resumed",
+			    subs[i].channel);
+			if (subs[i].resume != NULL)
+				subs[i].resume(subs[i].arg);
+		}
+		/* Subscribers that came meanwhile. */
+		db_listen_issue(c);
+		if (c->state != DB_CONN_READY)
+			return;
+	}
+
+	while ((n = PQnotifies(c->pg)) != NULL) {
+		for (i = 0; i < nsubs; i++) {
+			if (!strcmp(subs[i].channel, n->relname) &&
+			    subs[i].notify != NULL)
+				subs[i].notify(subs[i].arg, n->relname,
+				    n->extra);
+		}
+		PQfreemem(n);
+	}
+
+	if (PQstatus(c->pg) != CONNECTION_OK)
+		db_conn_fail(c, PQerrorMessage(c->pg), DB_UNAVAILABLE);
 }
 
 static enum db_status
@@ -656,50 +1138,15 @@ db_classify(PGresult *res, const char **constraint)
 	return (DB_ERROR);
 }
 
-/* c is free: take the oldest waiting query, if any. */
-static void
-db_conn_idle(struct db_conn *c)
-{
-	struct db_query		*q;
-
-	c->state = DB_CONN_IDLE;
-	c->since = kore_time_ms();
-	if ((q = TAILQ_FIRST(&waitq)) != NULL) {
-		TAILQ_REMOVE(&waitq, q, list);
-		q->where = DB_Q_NONE;
-		nwaiting--;
-		db_conn_send(c, q);
-	} else {
-		db_conn_watch(c, EPOLLIN);
-	}
-}
-
-static void
-db_conn_send(struct db_conn *c, struct db_query *q)
-{
-	char	name[16];
-
-	(void)snprintf(name, sizeof(name), "s%d", q->stmt);
-	c->state = DB_CONN_BUSY;
-	c->since = kore_time_ms();
-	c->q = q;
-	q->conn = c;
-
-	if (!PQsendQueryPrepared(c->pg, name, q->nparams,
-	    (const char * const *)q->params, NULL, NULL, 0)) {
-		db_conn_fail(c, PQerrorMessage(c->pg));
-		return;
-	}
-	(void)db_conn_flush(c);
-}
-
-/* Finish q now: run its callback (unless cancelled) and free it. */
+/* Finish q now: run its callback and free it. */
 static void
 db_query_done(struct db_query *q, enum db_status st, PGresult *res,
     const char *constraint)
 {
 	struct db_result	r;
 
+	if (q->where != DB_Q_NONE)
+		fatal("db_query_done: query %p still queued", (void *)q);
 	r.status = st;
 	r.res = res;
 	r.constraint = constraint;
@@ -709,31 +1156,16 @@ db_query_done(struct db_query *q, enum db_status st, PGresult *res,
 	db_query_free(q);
 }
 
-/* Complete q on the next turn of the loop, never inside db_run. */
+/* Complete q with st on the next turn of the loop. */
 static void
 db_query_defer(struct db_query *q, enum db_status st)
 {
+	if (q->where != DB_Q_NONE)
+		fatal("db_query_defer: query %p still queued", (void *)q);
 	q->deferred = st;
 	q->where = DB_Q_DEFERRED;
 	TAILQ_INSERT_TAIL(&deferq, q, list);
-	if (!defer_armed) {
-		defer_armed = 1;
-		(void)kore_timer_add(db_deferred_run, 0, NULL,
-		    KORE_TIMER_ONESHOT);
-	}
-}
-
-static void
-db_deferred_run(void *arg, u_int64_t now)
-{
-	struct db_query		*q;
-
-	defer_armed = 0;
-	while ((q = TAILQ_FIRST(&deferq)) != NULL) {
-		TAILQ_REMOVE(&deferq, q, list);
-		q->where = DB_Q_NONE;
-		db_query_done(q, q->deferred, NULL, NULL);
-	}
+	db_kick();
 }
 
 static void
@@ -755,45 +1187,46 @@ static void
 db_sweep(void *arg, u_int64_t now)
 {
 	struct db_query		*q;
-	struct db_conn		*c;
 	int			 i;
 
 	while ((q = TAILQ_FIRST(&waitq)) != NULL && q->deadline <= now) {
 		TAILQ_REMOVE(&waitq, q, list);
-		q->where = DB_Q_NONE;
 		nwaiting--;
+		q->where = DB_Q_NONE;
 		db_query_done(q, DB_TIMEOUT, NULL, NULL);
 	}
 
-	for (i = 0; i < nconns; i++) {
-		c = &conns[i];
-		switch (c->state) {
-		case DB_CONN_DOWN:
-			if (c->retry_at <= now)
-				db_conn_start(c);
-			break;
-		case DB_CONN_CONNECTING:
-		case DB_CONN_PREPARING:
-			if (now - c->since > (u_int64_t)deadline_ms +
-			    DB_GRACE_MS)
-				db_conn_fail(c, "timed out while connecting");
-			break;
-		case DB_CONN_BUSY:
-			/*
-			 * The server's statement_timeout should have fired;
-			 * it did not answer at all, so drop the connection.
-			 */
-			if (c->q != NULL &&
-			    now > c->q->deadline + DB_GRACE_MS) {
-				q = c->q;
-				c->q = NULL;
-				q->conn = NULL;
-				db_query_done(q, DB_TIMEOUT, NULL, NULL);
-				db_conn_fail(c, "query deadline passed");
-			}
-			break;
-		default:
-			break;
-		}
+	for (i = 0; i < nconns; i++)
+		db_sweep_conn(&conns[i], now);
+	if (nsubs > 0)
+		db_sweep_conn(&listener, now);
+}
+
+static void
+db_sweep_conn(struct db_conn *c, u_int64_t now)
+{
+	struct db_query		*q;
+
+	switch (c->state) {
+	case DB_CONN_DOWN:
+		if (c->retry_at <= now)
+			db_conn_start(c);
+		break;
+	case DB_CONN_CONNECTING:
+	case DB_CONN_PREPARING:
+		if (now - c->since > (u_int64_t)deadline_ms + DB_GRACE_MS)
+			db_conn_fail(c, "timed out while connecting",
+			    DB_UNAVAILABLE);
+		break;
+	case DB_CONN_READY:
+		/*
+		 * The server's statement_timeout should have ended the
+		 * oldest query; it did not answer at all, so drop the
+		 * connection: its queries time out.
+		 */
+		q = TAILQ_FIRST(&c->inflight);
+		if (q != NULL && now > q->deadline + DB_GRACE_MS)
+			db_conn_fail(c, "query deadline passed", DB_TIMEOUT);
+		break;
 	}
 }

@@ -26,9 +26,9 @@ struct db_result {
 struct db_query;
 
 /*
- * Called exactly once, on the event loop, never from inside db_run; the
- * db layer frees res after it. After db_cancel it still runs (possibly
- * from inside db_cancel) with cancelled set, so arg can be freed.
+ * Called exactly once, from the event loop, never from inside db_run or
+ * db_cancel; the db layer frees res after it. After db_cancel it still
+ * runs, later, with cancelled set, so arg can be freed.
  */
 typedef void	(*db_cb)(void *arg, struct db_result *);
 
@@ -44,9 +44,13 @@ int	db_stmt_find(const char *name);
 const char *db_stmt_sql(int id);
 int	db_stmt_count(void);
 
-/* Per worker: open the pool (non-blocking) and start the sweep timer. */
-void	db_worker_init(const char *conninfo, int pool, int queue_max,
-	    int timeout_ms);
+/*
+ * Per worker: open the pool (non-blocking) and start the sweep timer.
+ * pipeline: queries in flight per connection; above 1 the connections
+ * run in libpq's pipeline mode, 1 runs one query at a time.
+ */
+void	db_worker_init(const char *conninfo, int pool, int pipeline,
+	    int queue_max, int timeout_ms);
 
 /*
  * Run prepared statement id with text parameters (NULL = SQL NULL).
@@ -61,5 +65,32 @@ void	db_cancel(struct db_query *q);
 
 /* Connections of this worker: up, total; queries waiting. */
 void	db_stats(int *up, int *total, int *waiting);
+
+/*
+ * LISTEN/NOTIFY. Each worker has one listening connection, opened by the
+ * first db_listen, reopened with backoff like the query connections.
+ *
+ * notify runs for every NOTIFY on channel, with its payload (at most
+ * 8000 bytes; both strings valid during the call only). resume runs
+ * when LISTEN on channel is in effect: the first time, and again after
+ * every gap (connection lost, database restarted), during which
+ * notifications may have been missed: a subscriber catches up from the
+ * tables then. Either callback may be NULL. Several subscribers may
+ * share a channel. Call in kore_worker_configure, after db_worker_init.
+ *
+ * A notification is sent by the statement that makes the change, in the
+ * same statement (a CTE calling pg_notify(channel, payload)) or at least
+ * in the same transaction, never as a round trip of its own afterwards:
+ * PostgreSQL delivers it at commit, and not at all on rollback.
+ */
+typedef void	(*db_notify_cb)(void *arg, const char *channel,
+		    const char *payload);
+typedef void	(*db_resume_cb)(void *arg);
+
+void	db_listen(const char *channel, db_notify_cb, db_resume_cb,
+	    void *arg);
+
+/* 1 when every db_listen channel of this worker is listening. */
+int	db_listening(void);
 
 #endif

@@ -1,7 +1,9 @@
 # userapi: the end-to-end harness: a throwaway PostgreSQL cluster, the real binary, log checks.
 """
 Session: one private cluster (scripts/pgembed.sh) in a temporary directory,
-`userapi migrate`, then `userapi serve` on a free port with two workers.
+`userapi migrate`, then `userapi serve` on a free port with two workers,
+connected to PostgreSQL over TCP (127.0.0.1); extra clusters use the unix
+socket unless asked for TCP.
 Tests that need their own instance (special environment, their own cluster
 that they stop) use the `extra` fixture. Every process the harness starts
 is stopped by its PID.
@@ -94,7 +96,7 @@ def base_env(**extra):
     env = {k: v for k, v in os.environ.items()
            if k not in ("DATABASE_URL", "BIND", "WORKERS", "LOG_FORMAT",
                         "BODY_LIMIT", "DB_POOL_SIZE", "DB_QUEUE_MAX",
-                        "DB_TIMEOUT_MS", "TASKS_MAX", "USERAPI_DEV",
+                        "DB_PIPELINE", "DB_TIMEOUT_MS", "TASKS_MAX", "USERAPI_DEV",
                         "JWT_SECRET", "JWT_SECRET_FILE", "ADMIN_EMAIL",
                         "ADMIN_PASSWORD")}
     env.update(SAN_ENV)
@@ -136,10 +138,13 @@ def run_bin(args, env, timeout=60):
     return proc
 
 
-def pgembed(cmd, pgdir, timeout=90):
+def pgembed(cmd, pgdir, timeout=90, tcp_port=None):
     argv = [str(PGEMBED), cmd, str(pgdir)]
     env = dict(os.environ, PGEMBED_FAST="1")
     env.pop("DATABASE_URL", None)
+    env.pop("PGEMBED_TCP_PORT", None)
+    if tcp_port is not None:
+        env["PGEMBED_TCP_PORT"] = str(tcp_port)
     proc = subprocess.run(argv, env=env, stdout=subprocess.PIPE,
                           stderr=subprocess.PIPE, text=True, timeout=timeout)
     record_cli(argv, proc)
@@ -171,18 +176,25 @@ def psql(dsn, sql, **variables):
 
 
 class Cluster:
-    """A private PostgreSQL cluster run by scripts/pgembed.sh in dir."""
+    """A private PostgreSQL cluster run by scripts/pgembed.sh in dir.
+    With tcp, it also listens on 127.0.0.1 and dsn goes over TCP (as a
+    deployment connects); sock_dsn is always the unix socket's."""
 
-    def __init__(self, pgdir):
+    def __init__(self, pgdir, tcp=False):
         self.dir = Path(pgdir)
+        self.tcp_port = free_port() if tcp else None
         self.dsn = None
+        self.sock_dsn = None
         self.started = False
 
     def start(self):
-        pgembed("start", self.dir)
+        pgembed("start", self.dir, tcp_port=self.tcp_port)
         self.started = True
         if self.dsn is None:
-            self.dsn = pgembed("dsn", self.dir).strip()
+            self.sock_dsn = pgembed("dsn", self.dir).strip()
+            self.dsn = self.sock_dsn
+            if self.tcp_port is not None:
+                self.dsn = pgembed("tcp-dsn", self.dir).strip()
         return self
 
     def stop(self):
@@ -374,7 +386,7 @@ def cluster(session_dir):
     if not BIN.is_file():
         pytest.exit("no binary at %s: run `make sanitize` (or set "
                     "USERAPI_BIN)" % BIN, returncode=2)
-    c = Cluster(session_dir / "pg")
+    c = Cluster(session_dir / "pg", tcp=True)
     try:
         c.start()
         yield c
@@ -520,9 +532,9 @@ class Extras:
         d.chmod(0o755)
         return d
 
-    def cluster(self):
+    def cluster(self, tcp=False):
         """A new cluster of its own, started (not migrated)."""
-        c = Cluster(self._dir("pg") / "pg")
+        c = Cluster(self._dir("pg") / "pg", tcp=tcp)
         self.clusters.append(c)
         c.start()
         return c

@@ -39,8 +39,8 @@ struct bind_ok {
 /* Every variable that config_load reads, and a few it must not care about. */
 static const char *env_keys[] = {
 	"USERAPI_DEV", "DATABASE_URL", "BIND", "WORKERS", "LOG_FORMAT",
-	"DB_POOL_SIZE", "DB_QUEUE_MAX", "DB_TIMEOUT_MS", "BODY_LIMIT",
-	"TASKS_MAX", "TASK_THREADS", "MAIL_MAX", "MAIL_THREADS",
+	"DB_POOL_SIZE", "DB_QUEUE_MAX", "DB_PIPELINE", "DB_TIMEOUT_MS",
+	"BODY_LIMIT", "TASKS_MAX", "TASK_THREADS", "MAIL_MAX", "MAIL_THREADS",
 	"ARGON2_MEMORY_KIB", "ARGON2_ITERATIONS",
 	"ARGON2_PARALLELISM", "ACCESS_TOKEN_EXPIRE_MINUTES", "JWT_SECRET",
 	"JWT_SECRET_FILE", "JWT_ISSUER", "ADMIN_EMAIL", "ADMIN_PASSWORD",
@@ -51,6 +51,7 @@ static const struct int_key int_keys[] = {
 	{ "WORKERS", -1, 1, 64 },
 	{ "DB_POOL_SIZE", 4, 1, 64 },
 	{ "DB_QUEUE_MAX", 1024, 1, 65536 },
+	{ "DB_PIPELINE", 1, 1, 64 },
 	{ "DB_TIMEOUT_MS", 5000, 10, 600000 },
 	{ "BODY_LIMIT", 1048576, 1024, 67108864 },
 	{ "TASKS_MAX", 64, 1, 256 },
@@ -117,6 +118,8 @@ cfg_int(const struct config *c, const char *key)
 		return (c->db_pool_size);
 	if (!strcmp(key, "DB_QUEUE_MAX"))
 		return (c->db_queue_max);
+	if (!strcmp(key, "DB_PIPELINE"))
+		return (c->db_pipeline);
 	if (!strcmp(key, "DB_TIMEOUT_MS"))
 		return (c->db_timeout_ms);
 	if (!strcmp(key, "BODY_LIMIT"))

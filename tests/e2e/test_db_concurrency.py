@@ -1,0 +1,352 @@
+# userapi: end-to-end tests of the database layer under concurrency, over TCP: races, mixed load, restarts, vanishing clients, LISTEN/NOTIFY.
+"""
+The main service talks to PostgreSQL over TCP (127.0.0.1), as a deployment
+does; a few tests here use the unix socket on purpose. A request that gets
+no answer within CLIENT_TIMEOUT seconds counts as unanswered: every test
+wants none.
+"""
+
+import random
+import re
+import socket
+import subprocess
+import threading
+import time
+import uuid
+from collections import Counter, defaultdict
+
+import requests
+
+from conftest import PGBIN, base_env, psql, run_bin
+
+CLIENT_TIMEOUT = 30
+PING = "userapi_ping"
+LOG_PID = re.compile(r"^\S+ \S+ \[(\d+)\] (.*)$")
+
+
+def storm(n, fn):
+    """Run fn(i) in n threads released at once; their results (an
+    exception counts as the string 'unanswered: ...')."""
+    barrier = threading.Barrier(n)
+    out = [None] * n
+
+    def run(i):
+        barrier.wait()
+        try:
+            out[i] = fn(i)
+        except requests.RequestException as e:
+            out[i] = "unanswered: %s" % e
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(CLIENT_TIMEOUT + 30)
+    assert not any(t.is_alive() for t in threads), "a client never returned"
+    return out
+
+
+def case_variants(domain, n):
+    """n different spellings of domain in upper and lower case."""
+    rnd = random.Random(domain)
+    out = {domain, domain.upper()}
+    while len(out) < n:
+        out.add("".join(c.upper() if rnd.random() < 0.5 else c
+                        for c in domain))
+    return sorted(out)[:n]
+
+
+def create(base_url, auth, email):
+    r = requests.post(base_url + "/users", headers=auth,
+                      json={"name": "Race", "email": email},
+                      timeout=CLIENT_TIMEOUT)
+    assert r.status_code == 201, (r.status_code, r.text)
+    return r.json()["id"], r.headers["ETag"]
+
+
+def worker_lines(log, needle):
+    """pid -> lines of log containing needle."""
+    out = defaultdict(list)
+    for line in log.splitlines():
+        m = LOG_PID.match(line)
+        if m and needle in m.group(2):
+            out[int(m.group(1))].append(m.group(2))
+    return out
+
+
+def wait_workers(svc, needle, count, timeout=20):
+    """Wait until each of svc's WORKERS workers logged needle count times;
+    the pid -> lines map."""
+    want = int(svc.env["WORKERS"])
+    deadline = time.monotonic() + timeout
+    while True:
+        seen = worker_lines(svc.log(), needle)
+        if len(seen) >= want and all(len(v) >= count for v in seen.values()):
+            return seen
+        if time.monotonic() > deadline:
+            raise AssertionError("%s: want %d workers logging %r %d times, "
+                                 "got %s" % (svc.name, want, needle, count,
+                                             dict(seen)))
+        time.sleep(0.1)
+
+
+# --- races on one row ------------------------------------------------------
+
+def test_signup_race_one_email_in_case_variants(base_url, auth):
+    for _ in range(3):
+        local = "race-" + uuid.uuid4().hex[:12]
+        emails = ["%s@%s" % (local, d)
+                  for d in case_variants("example-race.com", 50)]
+        assert len(set(emails)) == 50
+
+        def signup(i):
+            r = requests.post(base_url + "/users", headers=auth, json={
+                "name": "Racer %d" % i, "email": emails[i]},
+                timeout=CLIENT_TIMEOUT)
+            if r.status_code == 409:
+                assert r.json() == {"detail": "Email already registered"}
+            return r.status_code
+
+        got = Counter(storm(50, signup))
+        assert got == {201: 1, 409: 49}, got
+
+
+def test_patch_race_same_if_match(base_url, auth):
+    uid, etag = create(base_url, auth, "patch-%s@example.com" %
+                       uuid.uuid4().hex[:12])
+
+    def patch(i):
+        r = requests.patch("%s/users/%s" % (base_url, uid),
+                           headers=dict(auth, **{"If-Match": etag}),
+                           json={"name": "Patch %d" % i},
+                           timeout=CLIENT_TIMEOUT)
+        return r.status_code
+
+    got = Counter(storm(50, patch))
+    assert got == {200: 1, 412: 49}, got
+    r = requests.get("%s/users/%s" % (base_url, uid), headers=auth,
+                     timeout=CLIENT_TIMEOUT)
+    assert r.status_code == 200 and r.headers["ETag"] != etag
+
+
+# --- mixed load --------------------------------------------------------------
+
+def test_mixed_statements_under_64_connections(base_url, auth):
+    """Failing (unique violations, missing rows, stale If-Match) and
+    succeeding statements, 64 clients for a few seconds: every request
+    answered, nothing 5xx, every answer the one its statement deserves."""
+    taken = "taken-%s@example.com" % uuid.uuid4().hex[:12]
+    create(base_url, auth, taken)
+    users = [create(base_url, auth, "mix-%d-%s@example.com" % (
+        i, uuid.uuid4().hex[:8])) for i in range(8)]
+    stop = time.monotonic() + 4
+    results = Counter()
+    bad = []
+    lock = threading.Lock()
+
+    def client(i):
+        rnd = random.Random(i)
+        s = requests.Session()
+        s.headers.update(auth)
+        mine = Counter()
+        while time.monotonic() < stop:
+            kind = rnd.choice(["dup", "missing", "get", "patch", "stale"])
+            uid, etag = rnd.choice(users)
+            try:
+                if kind == "dup":
+                    r = s.post(base_url + "/users", json={
+                        "name": "Dup", "email": taken.upper().replace(
+                            "EXAMPLE.COM", "Example.Com")},
+                        timeout=CLIENT_TIMEOUT)
+                    want = 409
+                elif kind == "missing":
+                    r = s.get("%s/users/%s" % (base_url, uuid.uuid4()),
+                              timeout=CLIENT_TIMEOUT)
+                    want = 404
+                elif kind == "get":
+                    r = s.get("%s/users/%s" % (base_url, uid),
+                              timeout=CLIENT_TIMEOUT)
+                    want = 200
+                elif kind == "patch":
+                    r = s.patch("%s/users/%s" % (base_url, uid),
+                                json={"age": rnd.randint(0, 150)},
+                                timeout=CLIENT_TIMEOUT)
+                    want = 200
+                else:
+                    r = s.patch("%s/users/%s" % (base_url, uid),
+                                headers={"If-Match": '"999999"'},
+                                json={"age": 1}, timeout=CLIENT_TIMEOUT)
+                    want = 412
+            except requests.RequestException as e:
+                with lock:
+                    bad.append("%s unanswered: %s" % (kind, e))
+                continue
+            mine[(kind, r.status_code)] += 1
+            if r.status_code != want:
+                with lock:
+                    bad.append("%s: %d %s" % (kind, r.status_code, r.text))
+        s.close()
+        with lock:
+            results.update(mine)
+
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(64)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(CLIENT_TIMEOUT + 30)
+    assert not any(t.is_alive() for t in threads)
+    assert not bad, (len(bad), bad[:10])
+    assert sum(results.values()) > 200, results
+    for kind in ("dup", "missing", "get", "patch", "stale"):
+        assert any(k == kind for k, _ in results), (kind, results)
+
+
+# --- clients that go away ----------------------------------------------------
+
+class TableLock:
+    """psql in the background holding users in ACCESS EXCLUSIVE mode, so
+    that queries on it wait (running, on their connections)."""
+
+    def __init__(self, dsn):
+        self.proc = subprocess.Popen(
+            [str(PGBIN / "psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1",
+             "-d", dsn], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE, text=True)
+        self.proc.stdin.write("BEGIN;\nLOCK TABLE users IN ACCESS EXCLUSIVE "
+                              "MODE;\n\\echo locked\n")
+        self.proc.stdin.flush()
+        assert self.proc.stdout.readline().strip() == "locked"
+
+    def release(self):
+        self.proc.stdin.write("ROLLBACK;\n\\q\n")
+        self.proc.stdin.flush()
+        self.proc.wait(30)
+
+
+def raw_request(base_url, path, auth):
+    host, port = base_url.split("//")[1].split(":")
+    s = socket.create_connection((host, int(port)), timeout=CLIENT_TIMEOUT)
+    s.sendall(("GET %s HTTP/1.1\r\nHost: x\r\nAuthorization: %s\r\n\r\n" %
+               (path, auth["Authorization"])).encode())
+    return s
+
+
+def test_clients_that_vanish_mid_query(base_url, auth, dsn, main_log):
+    uid, _ = create(base_url, auth, "vanish-%s@example.com" %
+                    uuid.uuid4().hex[:12])
+    path = "/users/%s" % uid
+    lock = TableLock(dsn)
+    try:
+        socks = [raw_request(base_url, path, auth) for _ in range(40)]
+        # Their queries now wait on the lock; the clients leave.
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            rows = psql(dsn, "SELECT count(*) FROM pg_stat_activity WHERE "
+                        "application_name = 'userapi' AND wait_event_type "
+                        "= 'Lock'")
+            if int(rows[0][0]) > 0:
+                break
+            time.sleep(0.05)
+        else:
+            raise AssertionError("no query waited on the lock")
+        for s in socks:
+            s.close()
+    finally:
+        lock.release()
+
+    # The connections serve the queue again at once, not at the deadline.
+    t0 = time.monotonic()
+    got = Counter(storm(20, lambda i: requests.get(
+        base_url + path, headers=auth, timeout=CLIENT_TIMEOUT).status_code))
+    assert got == {200: 20}, got
+    assert time.monotonic() - t0 < 4, "the pool was held by dropped queries"
+
+
+# --- PostgreSQL restarted under load ----------------------------------------
+
+def test_postgres_restart_under_load(extra):
+    c = extra.cluster(tcp=True)
+    proc = run_bin(["migrate"], base_env(DATABASE_URL=c.dsn))
+    assert proc.returncode == 0, proc.stderr
+    svc = extra.service(c.dsn, ready_path="/readyz", admin=True)
+    wait_workers(svc, "listen: channel %s resumed" % PING, 1)
+    pids = set(worker_lines(svc.log(), "listen: channel").keys())
+    uid, _ = create(svc.url, svc.auth, "restart-%s@example.com" %
+                    uuid.uuid4().hex[:12])
+    url = "%s/users/%s" % (svc.url, uid)
+
+    phase = {"name": "before"}
+    seen = Counter()
+    bad = []
+    lock = threading.Lock()
+    stop = threading.Event()
+
+    def client(i):
+        s = requests.Session()
+        s.headers.update(svc.auth)
+        while not stop.is_set():
+            t0 = time.monotonic()
+            try:
+                r = s.get(url, timeout=CLIENT_TIMEOUT)
+            except requests.RequestException as e:
+                with lock:
+                    bad.append("unanswered: %s" % e)
+                continue
+            took = time.monotonic() - t0
+            with lock:
+                seen[(phase["name"], r.status_code)] += 1
+                if r.status_code not in (200, 503):
+                    bad.append("%d %s" % (r.status_code, r.text))
+                elif r.status_code == 503 and took > 2:
+                    bad.append("503 after %.1f s" % took)
+            if r.status_code == 503:
+                time.sleep(0.01)
+        s.close()
+
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(16)]
+    for t in threads:
+        t.start()
+    try:
+        time.sleep(1)
+        phase["name"] = "down"
+        c.stop()
+        time.sleep(1)
+        c.start()
+        phase["name"] = "back"
+        time.sleep(1)
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(CLIENT_TIMEOUT + 30)
+    assert not bad, (len(bad), bad[:10])
+    assert seen[("before", 200)] > 0 and seen[("down", 503)] > 0, seen
+
+    # Every connection of every worker is back within the longest backoff.
+    time.sleep(2.5)
+    got = Counter(storm(40, lambda i: requests.get(
+        url, headers=svc.auth, timeout=CLIENT_TIMEOUT).status_code))
+    assert got == {200: 40}, got
+
+    # LISTEN came back in every worker, and the same workers run.
+    resumed = wait_workers(svc, "listen: channel %s resumed" % PING, 2)
+    assert set(resumed) == pids, (resumed, pids)
+    tag = "after-restart-" + uuid.uuid4().hex[:8]
+    psql(c.dsn, "SELECT pg_notify(:'ch', :'tag')", ch=PING, tag=tag)
+    wait_workers(svc, tag, 1)
+
+
+# --- LISTEN/NOTIFY -------------------------------------------------------------
+
+def test_notify_reaches_every_worker_of_two_instances(main_service, migrated,
+                                                      extra):
+    """The main service over TCP, a second instance on the same database
+    over the unix socket: one NOTIFY, every worker of both logs it."""
+    other = extra.service(migrated.sock_dsn, ready_path="/readyz")
+    for svc in (main_service, other):
+        wait_workers(svc, "listen: channel %s resumed" % PING, 1)
+    tag = "hello-" + uuid.uuid4().hex[:12]
+    psql(migrated.dsn, "SELECT pg_notify(:'ch', :'tag')", ch=PING, tag=tag)
+    for svc in (main_service, other):
+        got = wait_workers(svc, "listen: ping on channel %s: %s" % (PING, tag),
+                           1)
+        assert all(len(v) == 1 for v in got.values()), got
