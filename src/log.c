@@ -12,13 +12,27 @@
 #include <jansson.h>
 
 #include "config.h"
+#include "http/parse.h"
 #include "log.h"
+
+/*
+ * Bytes of one value kept in a JSON line, before escaping: a line stays
+ * under PIPE_BUF (4096) even when every byte becomes U+FFFD, so one
+ * write(2) puts it out whole.
+ */
+#define LOG_VALUE_MAX	768
 
 static void	log_line(const char *, const char *, va_list)
 		    __attribute__((format(printf, 2, 0)));
 static void	log_stamp(char *, size_t);
 static const char *log_who(void);
 static void	log_clean(char *, int);
+static char	*log_value(const char *);
+static void	log_emit(json_t *);
+static void	log_out(const char *, size_t);
+struct log_stream;
+static ssize_t	log_stream_write(void *, const char *, size_t);
+static void	log_stream_line(struct log_stream *);
 
 /*
  * Lines stay one line each: control bytes become '?'. With ascii set,
@@ -33,6 +47,55 @@ log_clean(char *s, int ascii)
 		    (ascii && (unsigned char)*s > 0x7f))
 			*s = '?';
 	}
+}
+
+/*
+ * A copy of s fit for a JSON value: its first LOG_VALUE_MAX bytes and
+ * "..." when it was longer, control bytes as '?', and valid UTF-8 (a
+ * byte that starts no valid sequence becomes U+FFFD). malloc'd.
+ */
+static char *
+log_value(const char *s)
+{
+	char	*p;
+	size_t	 n;
+	int	 cut;
+
+	n = strnlen(s, LOG_VALUE_MAX + 1);
+	cut = n > LOG_VALUE_MAX;
+	if (cut)
+		n = LOG_VALUE_MAX;
+	if ((p = malloc(n + 4)) == NULL)
+		abort();
+	memcpy(p, s, n);
+	if (cut) {
+		memcpy(p + n, "...", 3);
+		n += 3;
+	}
+	p[n] = '\0';
+	log_clean(p, 0);
+	return (parse_utf8(p));
+}
+
+/* One JSON object as one line, in one write; o is released. */
+static void
+log_emit(json_t *o)
+{
+	char	*s;
+	size_t	 len;
+
+	if (o == NULL)
+		return;
+	if ((s = json_dumps(o, JSON_COMPACT)) != NULL) {
+		len = strlen(s);
+		if ((s = realloc(s, len + 2)) == NULL)
+			abort();
+		s[len] = '\n';
+		s[len + 1] = '\0';
+		log_out(s, len + 1);
+		free(s);
+	}
+	json_decref(o);
 }
 
 static void
@@ -60,17 +123,16 @@ log_who(void)
 
 /*
  * LOG_FORMAT=json: Kore prints its own lines ("[wrk 1]: worker 1 started")
- * with printf, so stdout itself becomes a stream that passes JSON lines on
- * and wraps every other line into one, so a log collector can read all.
+ * with printf, so stdout itself becomes a stream that wraps each of its
+ * lines into one JSON object (a longer line is cut, never split), so a
+ * log collector can read all. userapi's own lines bypass it: each is one
+ * JSON object written to fd 1 in one write(2).
  */
 struct log_stream {
-	char	line[4096];
+	char	line[LOG_VALUE_MAX + 1];
 	size_t	len;
+	int	cut;		/* the line was longer: the rest is dropped */
 };
-
-static ssize_t	log_stream_write(void *, const char *, size_t);
-static void	log_stream_line(struct log_stream *);
-static void	log_out(const char *, size_t);
 
 /* One line to fd 1; a log that cannot be written is dropped. */
 static void
@@ -115,68 +177,50 @@ log_stream_write(void *arg, const char *data, size_t size)
 			log_stream_line(ls);
 			continue;
 		}
-		if (ls->len == sizeof(ls->line) - 1)
-			log_stream_line(ls);
+		if (ls->len == sizeof(ls->line) - 1) {
+			ls->cut = 1;
+			continue;
+		}
 		ls->line[ls->len++] = data[i];
 	}
 	return ((ssize_t)size);
 }
 
+/* One line Kore printed, wrapped into a JSON object. */
 static void
 log_stream_line(struct log_stream *ls)
 {
 	const char	*level;
-	json_t		*o;
-	char		 ts[40], *s;
+	char		 ts[40], *msg;
 
 	ls->line[ls->len] = '\0';
-	if (ls->len > 0 && ls->line[0] == '{') {
-		ls->line[ls->len++] = '\n';
-		log_out(ls->line, ls->len);
-		ls->len = 0;
-		return;
-	}
-
-	log_clean(ls->line, 1);
-	level = (strstr(ls->line, "exited with status") != NULL ||
-	    strstr(ls->line, "violation") != NULL ||
-	    strstr(ls->line, "fatal") != NULL) ? "error" : "info";
+	if (ls->cut && ls->len >= 3)
+		memcpy(ls->line + ls->len - 3, "...", 3);
+	msg = log_value(ls->line);
+	level = (strstr(msg, "exited with status") != NULL ||
+	    strstr(msg, "violation") != NULL ||
+	    strstr(msg, "fatal") != NULL) ? "error" : "info";
 	log_stamp(ts, sizeof(ts));
-	o = json_pack("{s:s, s:s, s:s, s:s, s:s}", "ts", ts, "level", level,
-	    "pid", log_who(), "source", "kore", "msg", ls->line);
-	if (o != NULL && (s = json_dumps(o, JSON_COMPACT)) != NULL) {
-		log_out(s, strlen(s));
-		log_out("\n", 1);
-		free(s);
-	}
-	json_decref(o);
+	log_emit(json_pack("{s:s, s:s, s:s, s:s, s:s}", "ts", ts, "level",
+	    level, "pid", log_who(), "source", "kore", "msg", msg));
+	free(msg);
 	ls->len = 0;
+	ls->cut = 0;
 }
 
 static void
 log_line(const char *level, const char *fmt, va_list ap)
 {
-	char		 ts[40], msg[2048];
-	json_t		*o;
-	char		*s;
+	char		 ts[40], msg[2048], *v;
 
 	log_stamp(ts, sizeof(ts));
 	(void)vsnprintf(msg, sizeof(msg), fmt, ap);
 
 	if (cfg.log_format == CONFIG_LOG_JSON) {
-		o = json_pack("{s:s, s:s, s:s, s:s}", "ts", ts,
-		    "level", level, "pid", log_who(), "msg", msg);
-		if (o == NULL) {
-			/* Not valid UTF-8: keep the line, lose the bytes. */
-			log_clean(msg, 1);
-			o = json_pack("{s:s, s:s, s:s, s:s}", "ts", ts,
-			    "level", level, "pid", log_who(), "msg", msg);
-		}
-		if (o != NULL && (s = json_dumps(o, JSON_COMPACT)) != NULL) {
-			printf("%s\n", s);
-			free(s);
-		}
-		json_decref(o);
+		v = log_value(msg);
+		log_emit(json_pack("{s:s, s:s, s:s, s:s}", "ts", ts,
+		    "level", level, "pid", log_who(), "msg", v));
+		free(v);
 		return;
 	}
 
@@ -230,25 +274,20 @@ void
 log_access(const char *method, const char *path, int status, size_t bytes,
     uint64_t usec, const char *rid)
 {
-	char		 ts[40], clean[2048];
-	json_t		*o;
-	char		*s;
+	char		 ts[40], clean[2048], *v;
 
 	log_stamp(ts, sizeof(ts));
 	(void)snprintf(clean, sizeof(clean), "%s", path);
 	log_clean(clean, 1);
 
 	if (cfg.log_format == CONFIG_LOG_JSON) {
-		o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:i, s:I, s:I, s:s}",
-		    "ts", ts, "level", "info", "msg", "access",
-		    "method", method, "path", clean, "status", status,
+		v = log_value(clean);
+		log_emit(json_pack("{s:s, s:s, s:s, s:s, s:s, s:i, s:I, s:I, "
+		    "s:s}", "ts", ts, "level", "info", "msg", "access",
+		    "method", method, "path", v, "status", status,
 		    "bytes", (json_int_t)bytes, "us", (json_int_t)usec,
-		    "request_id", rid);
-		if (o != NULL && (s = json_dumps(o, JSON_COMPACT)) != NULL) {
-			printf("%s\n", s);
-			free(s);
-		}
-		json_decref(o);
+		    "request_id", rid));
+		free(v);
 		return;
 	}
 

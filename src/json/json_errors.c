@@ -1,6 +1,7 @@
 /* userapi: validation errors (struct verrs) as FastAPI's 422 JSON body. */
 
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -13,12 +14,16 @@ static json_t	*verr_text(const char *);
 static json_t	*verr_loc(const struct verr *, size_t);
 static size_t	 utf8_seq_len(const unsigned char *, size_t);
 
-/* {"detail": [{"type", "loc", "msg"}, ...]} in the order of errs. */
+/*
+ * {"detail": [{"type", "loc", "msg"}, ...]} in the order of errs; past
+ * VERRS_MAX, one last entry says how many more there were.
+ */
 json_t *
 verrs_to_json(const struct verrs *errs)
 {
 	json_t		*list, *loc, *item;
 	size_t		 i, j;
+	char		 msg[96];
 
 	list = json_array();
 	for (i = 0; i < errs->n; i++) {
@@ -30,6 +35,13 @@ verrs_to_json(const struct verrs *errs)
 		json_object_set_new(item, "loc", loc);
 		json_object_set_new(item, "msg", verr_text(errs->v[i].msg));
 		json_array_append_new(list, item);
+	}
+	if (errs->more > 0) {
+		(void)snprintf(msg, sizeof(msg), "%zu more errors not shown",
+		    errs->more);
+		json_array_append_new(list, json_pack("{s:s, s:[o], s:s}",
+		    "type", "too_many_errors", "loc",
+		    verr_text(errs->more_loc), "msg", msg));
 	}
 	return (json_pack("{s:o}", "detail", list));
 }

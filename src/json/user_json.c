@@ -96,7 +96,7 @@ user_input_from_json(json_t *body, int op, int admin, struct user_input *in,
 	unsigned int	 allowed, missing;
 
 	user_input_reset(in);
-	nerr = errs->n;
+	nerr = errs->n + errs->more;
 
 	if (json_is_null(body)) {
 		verrs_add(errs, "missing", "body", NULL, "Field required");
@@ -131,7 +131,7 @@ user_input_from_json(json_t *body, int op, int admin, struct user_input *in,
 			    "Field required");
 	}
 
-	if (errs->n != nerr) {
+	if (errs->n + errs->more != nerr) {
 		user_input_free(in);
 		user_input_reset(in);
 		return (-1);
@@ -292,7 +292,7 @@ password_change_from_json(json_t *body, char **current, char **next,
 
 	*current = NULL;
 	*next = NULL;
-	nerr = errs->n;
+	nerr = errs->n + errs->more;
 	if (!json_is_object(body)) {
 		verrs_add(errs, "model_attributes_type", "body", NULL,
 		    "Input should be a valid dictionary or object to extract "
@@ -336,7 +336,7 @@ password_change_from_json(json_t *body, char **current, char **next,
 			    "Field required");
 	}
 
-	if (errs->n != nerr) {
+	if (errs->n + errs->more != nerr) {
 		free(*current);
 		free(*next);
 		*current = NULL;

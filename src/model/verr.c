@@ -10,6 +10,7 @@
 
 static struct verr	*verrs_next(struct verrs *, const char *,
 			    const char *);
+static int		 verrs_full(struct verrs *, const char *);
 static char		*verr_strdup(const char *);
 static char		*verr_vformat(const char *, va_list)
 			    __attribute__((format(printf, 1, 0)));
@@ -20,6 +21,8 @@ verrs_init(struct verrs *errs)
 	errs->v = NULL;
 	errs->n = 0;
 	errs->cap = 0;
+	errs->more = 0;
+	errs->more_loc = NULL;
 }
 
 /* Frees every entry; errs is empty and reusable afterwards. */
@@ -34,6 +37,7 @@ verrs_free(struct verrs *errs)
 		free(errs->v[i].msg);
 	}
 	free(errs->v);
+	free(errs->more_loc);
 	verrs_init(errs);
 }
 
@@ -44,6 +48,8 @@ verrs_add(struct verrs *errs, const char *type, const char *loc0,
 	struct verr	*e;
 	va_list		 ap;
 
+	if (verrs_full(errs, loc0))
+		return;
 	e = verrs_next(errs, type, loc0);
 	if (loc1 != NULL)
 		e->loc[e->nloc++] = verr_strdup(loc1);
@@ -60,6 +66,8 @@ verrs_add_pos(struct verrs *errs, const char *type, const char *loc0,
 	va_list		 ap;
 	char		 buf[32];
 
+	if (verrs_full(errs, loc0))
+		return;
 	e = verrs_next(errs, type, loc0);
 	(void)snprintf(buf, sizeof(buf), "%lld", loc1);
 	e->loc_int |= 1U << e->nloc;
@@ -67,6 +75,17 @@ verrs_add_pos(struct verrs *errs, const char *type, const char *loc0,
 	va_start(ap, fmt);
 	e->msg = verr_vformat(fmt, ap);
 	va_end(ap);
+}
+
+/* 1 when errs holds VERRS_MAX entries: the error is only counted. */
+static int
+verrs_full(struct verrs *errs, const char *loc0)
+{
+	if (errs->n < VERRS_MAX)
+		return (0);
+	if (errs->more++ == 0)
+		errs->more_loc = verr_strdup(loc0 != NULL ? loc0 : "body");
+	return (1);
 }
 
 /* A new zeroed entry at the end of errs with its type and first loc. */

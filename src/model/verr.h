@@ -6,6 +6,7 @@
 #include <stddef.h>
 
 #define VERR_LOC_MAX	3
+#define VERRS_MAX	50	/* entries kept; the rest are only counted */
 
 struct verr {
 	const char	*type;			/* static: "missing", ... */
@@ -15,10 +16,17 @@ struct verr {
 	char		*msg;			/* malloc'd */
 };
 
+/*
+ * A list of at most VERRS_MAX entries: later ones cost nothing but a
+ * count (more) and are reported as one last entry, so a body of a
+ * million unknown keys gets a small 422 in O(body) time.
+ */
 struct verrs {
 	struct verr	*v;
 	size_t		 n;
 	size_t		 cap;
+	size_t		 more;		/* errors past VERRS_MAX */
+	char		*more_loc;	/* loc0 of the first of them */
 };
 
 void	verrs_init(struct verrs *);

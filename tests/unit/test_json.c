@@ -59,6 +59,22 @@ expect_errors(struct verrs *errs, const char *want)
 	verrs_free(errs);
 }
 
+/* The JSON of errs ends with tail; errs is freed. */
+static void
+expect_errors_tail(struct verrs *errs, const char *tail)
+{
+	char	*s;
+	size_t	 n, t;
+
+	s = dump(verrs_to_json(errs));
+	n = strlen(s);
+	t = strlen(tail);
+	if (n < t || strcmp(s + n - t, tail) != 0)
+		fail_msg("want ...%s\n got %s", tail, s);
+	free(s);
+	verrs_free(errs);
+}
+
 /* buf[0..len) does not parse: one json_invalid at ["body", pos]. */
 static void
 expect_invalid(const char *buf, size_t len, long long pos)
@@ -674,6 +690,67 @@ test_many_errors(void **state)
 	    "]}");
 }
 
+/*
+ * Past VERRS_MAX errors the list stops: one last entry counts the rest,
+ * and the result does not grow with the body.
+ */
+static void
+test_error_cap(void **state)
+{
+	struct verrs		 errs;
+	struct user_input	 in;
+	json_t			*out, *last;
+	char			*body;
+	size_t			 i, off, n;
+
+	n = 20000;
+	body = malloc(n * 16 + 16);
+	assert_non_null(body);
+	off = 0;
+	body[off++] = '{';
+	for (i = 0; i < n; i++)
+		off += (size_t)sprintf(body + off, "%s\"k%zu\":1",
+		    i > 0 ? "," : "", i);
+	body[off++] = '}';
+	body[off] = '\0';
+
+	verrs_init(&errs);
+	assert_int_equal(input(body, USER_INPUT_CREATE, 0, &in, &errs), -1);
+	assert_int_equal(errs.n, VERRS_MAX);
+	/* The two missing fields (name, email) are counted too. */
+	assert_int_equal(errs.more, n - VERRS_MAX + 2);
+	out = verrs_to_json(&errs);
+	assert_int_equal(json_array_size(json_object_get(out, "detail")),
+	    VERRS_MAX + 1);
+	last = json_array_get(json_object_get(out, "detail"), VERRS_MAX);
+	assert_string_equal(json_string_value(json_object_get(last, "type")),
+	    "too_many_errors");
+	assert_string_equal(json_string_value(json_array_get(
+	    json_object_get(last, "loc"), 0)), "body");
+	assert_int_equal(json_array_size(json_object_get(last, "loc")), 1);
+	assert_string_equal(json_string_value(json_object_get(last, "msg")),
+	    "19952 more errors not shown");
+	json_decref(out);
+	verrs_free(&errs);
+	assert_int_equal(errs.more, 0);
+	free(body);
+
+	/* Exactly VERRS_MAX errors: no extra entry. */
+	verrs_init(&errs);
+	for (i = 0; i < VERRS_MAX; i++)
+		verrs_add(&errs, "missing", "query", "x", "Field required");
+	assert_int_equal(errs.more, 0);
+	out = verrs_to_json(&errs);
+	assert_int_equal(json_array_size(json_object_get(out, "detail")),
+	    VERRS_MAX);
+	json_decref(out);
+	verrs_add_pos(&errs, "json_invalid", "query", 3, "JSON decode error");
+	assert_int_equal(errs.more, 1);
+	assert_int_equal(errs.n, VERRS_MAX);
+	expect_errors_tail(&errs, "{\"type\":\"too_many_errors\","
+	    "\"loc\":[\"query\"],\"msg\":\"1 more errors not shown\"}]}");
+}
+
 /* Errors already in errs are not this body's: the result is about new ones. */
 static void
 test_errs_not_empty(void **state)
@@ -822,6 +899,7 @@ main(void)
 		cmocka_unit_test(test_bool_type),
 		cmocka_unit_test(test_value_errors),
 		cmocka_unit_test(test_many_errors),
+		cmocka_unit_test(test_error_cap),
 		cmocka_unit_test(test_errs_not_empty),
 		cmocka_unit_test(test_deep_values),
 		cmocka_unit_test(test_user_to_json),

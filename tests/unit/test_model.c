@@ -137,16 +137,22 @@ test_verrs_grow(void **state)
 	size_t		i;
 	char		buf[16];
 
+	/* The list grows to VERRS_MAX entries; the rest are counted. */
 	verrs_init(&errs);
 	for (i = 0; i < 1000; i++)
 		verrs_add(&errs, "extra_forbidden", "body", "k", "%zu", i);
-	assert_int_equal(errs.n, 1000);
-	assert_true(errs.cap >= 1000);
-	for (i = 0; i < 1000; i++) {
+	assert_int_equal(errs.n, VERRS_MAX);
+	assert_true(errs.cap >= VERRS_MAX && errs.cap < 2 * VERRS_MAX);
+	assert_int_equal(errs.more, 1000 - VERRS_MAX);
+	assert_string_equal(errs.more_loc, "body");
+	for (i = 0; i < VERRS_MAX; i++) {
 		(void)snprintf(buf, sizeof(buf), "%zu", i);
 		assert_string_equal(errs.v[i].msg, buf);
 	}
 	verrs_free(&errs);
+	assert_int_equal(errs.n, 0);
+	assert_int_equal(errs.more, 0);
+	assert_null(errs.more_loc);
 }
 
 /* --- UTF-8 length --------------------------------------------------------- */
