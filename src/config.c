@@ -17,6 +17,8 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "ops/netaddr.h"
+#include "ops/ratelimit.h"
 
 struct config	cfg;
 
@@ -25,6 +27,10 @@ static int	config_int(const char *, long long, long long, long long,
 static int	config_bind(struct config *, const char *, char *, size_t);
 static char	*config_str(const char *, const char *);
 static char	*config_strdup(const char *);
+static int	config_ops(struct config *, char *, size_t);
+static int	config_rate(const char *, const char *, uint32_t *,
+		    uint32_t *, char *, size_t);
+static int	config_cidrs(const char *, char **, char *, size_t);
 static int	config_fail(char *, size_t, const char *, ...)
 		    __attribute__((format(printf, 3, 4)));
 
@@ -137,6 +143,9 @@ config_load(struct config *c, char *err, size_t errlen)
 	c->smtp_url = config_str("SMTP_URL", "smtp://localhost:1025");
 	c->mail_from = config_str("MAIL_FROM", "userapi@localhost");
 
+	if (config_ops(c, err, errlen) == -1)
+		return (-1);
+
 	return (0);
 }
 
@@ -226,6 +235,8 @@ config_free(struct config *c)
 	free(c->admin_password);
 	free(c->smtp_url);
 	free(c->mail_from);
+	free(c->trusted_proxies);
+	free(c->metrics_allow);
 	memset(c, 0, sizeof(*c));
 }
 
@@ -374,4 +385,70 @@ config_fail(char *err, size_t errlen, const char *fmt, ...)
 	(void)vsnprintf(err, errlen, fmt, ap);
 	va_end(ap);
 	return (-1);
+}
+
+/* The keys of src/ops: rate limits, trusted proxies, /metrics, drain. */
+static int
+config_ops(struct config *c, char *err, size_t errlen)
+{
+	long long	v;
+
+	if (config_rate("RATE_LIMIT_STRICT", "10/60", &c->rate_strict_q,
+	    &c->rate_strict_w, err, errlen) == -1 ||
+	    config_rate("RATE_LIMIT_GENERAL", "600/60", &c->rate_general_q,
+	    &c->rate_general_w, err, errlen) == -1)
+		return (-1);
+	if (config_int("RATE_LIMIT_TABLE", 65536, 64, 16777216,
+	    &v, err, errlen) == -1)
+		return (-1);
+	if (v & (v - 1))
+		return (config_fail(err, errlen, "invalid RATE_LIMIT_TABLE: "
+		    "expected a power of two"));
+	c->rate_table = (int)v;
+	if (config_cidrs("TRUSTED_PROXIES", &c->trusted_proxies,
+	    err, errlen) == -1 ||
+	    config_cidrs("METRICS_ALLOW", &c->metrics_allow, err, errlen) == -1)
+		return (-1);
+	if (config_int("SHUTDOWN_GRACE_SECONDS", 20, 0, 3600,
+	    &v, err, errlen) == -1)
+		return (-1);
+	c->shutdown_grace = (int)v;
+	return (0);
+}
+
+/* A rate "q/w" (q requests per w seconds) or "0" (off). */
+static int
+config_rate(const char *key, const char *def, uint32_t *q, uint32_t *w,
+    char *err, size_t errlen)
+{
+	struct rl_policy	 p;
+	const char		*val;
+
+	if ((val = getenv(key)) == NULL || *val == '\0')
+		val = def;
+	if (rl_policy_parse(val, &p) == -1)
+		return (config_fail(err, errlen, "invalid %s: expected "
+		    "requests/seconds like 10/60, or 0 for no limit", key));
+	*q = p.q;
+	*w = p.w;
+	return (0);
+}
+
+/* A list of CIDRs, kept as text once it parses; unset: NULL. */
+static int
+config_cidrs(const char *key, char **out, char *err, size_t errlen)
+{
+	struct cidr_list	 l;
+	const char		*val;
+	char			 bad[80];
+
+	*out = NULL;
+	if ((val = getenv(key)) == NULL || *val == '\0')
+		return (0);
+	if (cidr_list_parse(val, &l, bad, sizeof(bad)) == -1)
+		return (config_fail(err, errlen, "invalid %s: %s is not an "
+		    "address or CIDR (like 10.0.0.0/8 or ::1/128)", key, bad));
+	cidr_list_free(&l);
+	*out = config_strdup(val);
+	return (0);
 }

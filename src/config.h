@@ -40,6 +40,16 @@ struct config {
 	char		*admin_password;
 	char		*smtp_url;
 	char		*mail_from;
+
+	/* Operations (config_ops): rate limits, proxies, /metrics, drain. */
+	uint32_t	 rate_strict_q;	/* RATE_LIMIT_STRICT q/w; q 0: off */
+	uint32_t	 rate_strict_w;
+	uint32_t	 rate_general_q;	/* RATE_LIMIT_GENERAL */
+	uint32_t	 rate_general_w;
+	int		 rate_table;	/* RATE_LIMIT_TABLE slots, power of 2 */
+	char		*trusted_proxies;	/* TRUSTED_PROXIES CIDRs */
+	char		*metrics_allow;	/* METRICS_ALLOW CIDRs; NULL: anyone */
+	int		 shutdown_grace;	/* SHUTDOWN_GRACE_SECONDS */
 };
 
 extern struct config	cfg;

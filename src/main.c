@@ -24,6 +24,7 @@
 #include "json/user_json.h"
 #include "log.h"
 #include "migrate.h"
+#include "ops/ops.h"
 #include "store/store.h"
 #include "version.h"
 
@@ -197,6 +198,8 @@ kore_parent_configure(int argc, char **argv)
 	skip_chroot = 1;
 	skip_runas = 1;
 
+	ops_parent_setup();
+
 	worker_count = (u_int8_t)cfg.workers;
 	http_body_max = cfg.body_max * 2;
 	main_bind();
@@ -245,6 +248,7 @@ kore_worker_configure(void)
 	db_worker_init(cfg.database_url, cfg.db_pool_size, cfg.db_pipeline,
 	    cfg.db_queue_max, cfg.db_timeout_ms);
 	db_listen(MAIN_PING_CHANNEL, main_ping, NULL, NULL);
+	ops_worker_setup();
 }
 
 /*
@@ -261,4 +265,5 @@ static void
 main_tick(void *arg, u_int64_t now)
 {
 	bg_trim();
+	ops_tick();
 }

@@ -7,6 +7,7 @@
 
 #include "api/api.h"
 #include "http/dispatch.h"
+#include "ops/ops.h"
 
 /*
  * Every route of the service, in match order (the first matching path
@@ -18,6 +19,7 @@
 const struct route api_routes[] = {
 	/* path			methods		handler		auth		rate		flags */
 	{ "/healthz",		R_GET,		api_healthz,	AUTH_NONE,	RATE_NONE,	ROUTE_LIVE },
+	{ "/metrics",		R_GET,		api_metrics,	AUTH_NONE,	RATE_NONE,	ROUTE_LIVE },
 	{ "/readyz",		R_GET,		api_readyz,	AUTH_NONE,	RATE_NONE,	0 },
 	{ "/token",		R_POST,		api_token,	AUTH_NONE,	RATE_LOGIN,	0 },
 	{ "/protected",		R_GET,		api_protected,	AUTH_TOKEN,	RATE_READ,	0 },

@@ -102,6 +102,10 @@ def base_env(**extra):
     env.update(SAN_ENV)
     # Not used by the users API yet; a service that needs a key finds one.
     env["JWT_SECRET"] = _JWT_SECRET
+    # Every test talks from 127.0.0.1: the rate limiter is off unless a
+    # test of it turns it on (test_hardening.py).
+    env["RATE_LIMIT_STRICT"] = "0"
+    env["RATE_LIMIT_GENERAL"] = "0"
     env.update({k: str(v) for k, v in extra.items()})
     return env
 

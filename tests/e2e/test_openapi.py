@@ -397,6 +397,7 @@ def test_every_route_answers_as_documented(extra):
     # health, pages
     c(200, "GET", "/healthz")
     c(200, "GET", "/readyz")
+    c(200, "GET", "/metrics")
     for path in ("/", "/docs", "/redoc", "/openapi.json",
                  "/static/demo.js"):
         etag = c(200, "GET", path).headers["ETag"]

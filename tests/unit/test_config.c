@@ -44,7 +44,9 @@ static const char *env_keys[] = {
 	"ARGON2_MEMORY_KIB", "ARGON2_ITERATIONS",
 	"ARGON2_PARALLELISM", "ACCESS_TOKEN_EXPIRE_MINUTES", "JWT_SECRET",
 	"JWT_SECRET_FILE", "JWT_ISSUER", "ADMIN_EMAIL", "ADMIN_PASSWORD",
-	"SMTP_URL", "MAIL_FROM",
+	"SMTP_URL", "MAIL_FROM", "RATE_LIMIT_STRICT", "RATE_LIMIT_GENERAL",
+	"RATE_LIMIT_TABLE", "TRUSTED_PROXIES", "METRICS_ALLOW",
+	"SHUTDOWN_GRACE_SECONDS",
 };
 
 static const struct int_key int_keys[] = {
@@ -731,6 +733,62 @@ test_free_after_failure(void **state)
 	assert_int_equal(c.bind_port, 0);
 }
 
+/* The keys of src/ops: rate limits, proxies, /metrics, drain. */
+static void
+test_ops_keys(void **state)
+{
+	struct config	 c;
+	const char	*bad_rates[] = { "10", "10/0", "x/60", "10/60/1", "-1/60",
+			    " 10/60", "10/86401", NULL };
+	int		 i;
+
+	load_ok(&c);
+	assert_int_equal(c.rate_strict_q, 10);
+	assert_int_equal(c.rate_strict_w, 60);
+	assert_int_equal(c.rate_general_q, 600);
+	assert_int_equal(c.rate_general_w, 60);
+	assert_int_equal(c.rate_table, 65536);
+	assert_null(c.trusted_proxies);
+	assert_null(c.metrics_allow);
+	assert_int_equal(c.shutdown_grace, 20);
+	config_free(&c);
+
+	assert_int_equal(setenv("RATE_LIMIT_STRICT", "0", 1), 0);
+	assert_int_equal(setenv("RATE_LIMIT_GENERAL", "5/1", 1), 0);
+	assert_int_equal(setenv("RATE_LIMIT_TABLE", "1024", 1), 0);
+	assert_int_equal(setenv("TRUSTED_PROXIES", "10.0.0.0/8, ::1", 1), 0);
+	assert_int_equal(setenv("METRICS_ALLOW", "127.0.0.1/32", 1), 0);
+	assert_int_equal(setenv("SHUTDOWN_GRACE_SECONDS", "0", 1), 0);
+	load_ok(&c);
+	assert_int_equal(c.rate_strict_q, 0);
+	assert_int_equal(c.rate_general_q, 5);
+	assert_int_equal(c.rate_general_w, 1);
+	assert_int_equal(c.rate_table, 1024);
+	assert_string_equal(c.trusted_proxies, "10.0.0.0/8, ::1");
+	assert_string_equal(c.metrics_allow, "127.0.0.1/32");
+	assert_int_equal(c.shutdown_grace, 0);
+	config_free(&c);
+
+	for (i = 0; bad_rates[i] != NULL; i++) {
+		assert_int_equal(setenv("RATE_LIMIT_GENERAL", bad_rates[i], 1),
+		    0);
+		load_fail("invalid RATE_LIMIT_GENERAL: expected "
+		    "requests/seconds like 10/60, or 0 for no limit");
+	}
+	assert_int_equal(setenv("RATE_LIMIT_GENERAL", "5/1", 1), 0);
+	assert_int_equal(setenv("RATE_LIMIT_TABLE", "1000", 1), 0);
+	load_fail("invalid RATE_LIMIT_TABLE: expected a power of two");
+	assert_int_equal(setenv("RATE_LIMIT_TABLE", "1024", 1), 0);
+	assert_int_equal(setenv("TRUSTED_PROXIES", "10.0.0.0/8,10.0.0.0/33",
+	    1), 0);
+	load_fail("invalid TRUSTED_PROXIES: 10.0.0.0/33 is not an address "
+	    "or CIDR (like 10.0.0.0/8 or ::1/128)");
+	assert_int_equal(setenv("TRUSTED_PROXIES", "", 1), 0);
+	assert_int_equal(setenv("METRICS_ALLOW", "localhost", 1), 0);
+	load_fail("invalid METRICS_ALLOW: localhost is not an address "
+	    "or CIDR (like 10.0.0.0/8 or ::1/128)");
+}
+
 int
 main(void)
 {
@@ -750,6 +808,7 @@ main(void)
 		cmocka_unit_test_setup(test_embedded_dsn, env_clear),
 		cmocka_unit_test_setup(test_database_url_cwd, env_clear),
 		cmocka_unit_test_setup(test_free_after_failure, env_clear),
+		cmocka_unit_test_setup(test_ops_keys, env_clear),
 	};
 
 	(void)env_clear(NULL);
