@@ -21,7 +21,9 @@ COPY . .
 # The prod flavor of conf/build.conf, Kore compiled with the sandbox's kill
 # policy, as on a developer's machine (the Makefile builds in a staging
 # directory, so the name of this one does not matter).
-RUN make build && ./userapi --version
+# npm installs only what the pages serve ("dependencies" of package.json):
+# the linters and test tools are devDependencies.
+RUN npm_config_omit=dev make build && ./userapi --version
 
 # --- runtime: the libraries and the binary, run as a user without privileges
 FROM ${DEBIAN_IMAGE}

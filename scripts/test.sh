@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # userapi: run the tests (`make test`, `make unit`, `make e2e`) and print one summary line.
 #
-#   scripts/test.sh          unit tests, fuzz smoke run, end-to-end tests
+#   scripts/test.sh          unit tests, fuzz smoke run, lint, end-to-end tests
 #   scripts/test.sh unit     cmocka tests (make -C tests/unit run)
 #   scripts/test.sh fuzz     each libFuzzer target a few seconds plus its
 #                            regression inputs (make -C tests/fuzz smoke)
 #   scripts/test.sh e2e      pytest against the sanitizer build and a
 #                            throwaway PostgreSQL cluster (tests/e2e)
+#   scripts/test.sh lint     the API documents against their linters
+#                            (redocly, spectral); one test per tool
 #
 # Every suite runs even when an earlier one failed. The last line is
 # "N passed, M failed"; the exit status is 1 when anything failed, 2 on
@@ -21,7 +23,7 @@ failed=0
 notes=()
 
 usage() {
-	echo "usage: scripts/test.sh [unit|fuzz|e2e [pytest args...]]" >&2
+	echo "usage: scripts/test.sh [unit|fuzz|lint|e2e [pytest args...]]" >&2
 	exit 2
 }
 
@@ -108,11 +110,48 @@ run_e2e() {
 	failed=$((failed + f))
 }
 
+# One linter over one document: passed when it reports no error and no
+# warning. Rules switched off are in redocly.yaml and .spectral.yaml, each
+# with its reason.
+lint_one() {
+	local name=$1 out rc
+	shift
+	out=$(cd "$TOP" && "$@" 2>&1)
+	rc=$?
+	echo "$out"
+	if [ "$rc" -ne 0 ] || grep -qE 'You have [0-9]+ warning|Validation failed|[0-9]+ problems? \(' <<<"$out"; then
+		notes+=("lint: $name failed")
+		echo "lint: $name FAILED"
+		return 1
+	fi
+	echo "lint: $name ok"
+}
+
+run_lint() {
+	local p=0 f=0 bin="$TOP/node_modules/.bin"
+
+	echo "== lint: redocly, spectral (assets/openapi.json)"
+	if [ ! -x "$bin/redocly" ] || [ ! -x "$bin/spectral" ]; then
+		notes+=("lint: node_modules lacks the linters: run make (npm ci) first")
+		echo "lint: 0 passed, 1 failed"
+		failed=$((failed + 1))
+		return
+	fi
+	if lint_one redocly "$bin/redocly" lint --config redocly.yaml \
+	    assets/openapi.json; then p=$((p + 1)); else f=$((f + 1)); fi
+	if lint_one spectral "$bin/spectral" lint --ruleset .spectral.yaml \
+	    --fail-severity=hint assets/openapi.json; then p=$((p + 1)); else f=$((f + 1)); fi
+	echo "lint: $p passed, $f failed"
+	passed=$((passed + p))
+	failed=$((failed + f))
+}
+
 case ${1:-all} in
 all)
 	[ $# -le 1 ] || usage
 	run_unit
 	run_fuzz
+	run_lint
 	run_e2e
 	;;
 fuzz)
@@ -122,6 +161,10 @@ fuzz)
 unit)
 	[ $# -eq 1 ] || usage
 	run_unit
+	;;
+lint)
+	[ $# -eq 1 ] || usage
+	run_lint
 	;;
 e2e)
 	shift

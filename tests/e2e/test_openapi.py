@@ -18,6 +18,8 @@ REPO = Path(__file__).resolve().parents[2]
 CONF = REPO / "conf" / "userapi.conf"
 DOC = openapi_check.document()
 METHODS = openapi_check.METHODS
+PROTOCOL_ERROR = "#/components/responses/ProtocolError"
+METHOD_NOT_ALLOWED = "#/components/responses/MethodNotAllowed"
 
 
 # --- the document itself -----------------------------------------------------
@@ -96,9 +98,7 @@ def test_every_component_is_used():
         for name in DOC.doc["components"][kind]:
             ref = "#/components/%s/%s" % (kind, name)
             # Answers of every route: documented once, used by the checker.
-            if ref in ("#/components/responses/NotFound",
-                       "#/components/responses/MethodNotAllowed",
-                       "#/components/responses/ProtocolError"):
+            if ref == "#/components/responses/NotFound":
                 continue
             assert ref in used, "%s is never used" % ref
 
@@ -134,8 +134,26 @@ def test_operations_are_complete():
             t in {x["name"] for x in DOC.doc["tags"]} for t in op["tags"]), where
         assert op["responses"], where
         for status, resp in op["responses"].items():
-            assert re.match(r"^[1-5][0-9][0-9]$", status), (where, status)
             assert DOC.resolve(resp)["description"], (where, status)
+            # Kore's protocol errors (empty bodies) are every operation's
+            # default; everything else has its own status.
+            if status == "default":
+                assert resp == {"$ref": PROTOCOL_ERROR}, where
+                continue
+            assert re.match(r"^[1-5][0-9][0-9]$", status), (where, status)
+            # Every answer of the service carries X-Request-ID.
+            hdr = DOC.resolve(resp).get("headers", {}).get("X-Request-ID")
+            assert hdr == {"$ref": "#/components/headers/RequestId"}, (
+                where, status)
+        assert "default" in op["responses"], where
+        # Tools see the 405 (+ Allow) of every operation and the rate
+        # limit's headers on each 429, and each operation declares its
+        # security.
+        assert op["responses"]["405"] == {"$ref": METHOD_NOT_ALLOWED}, where
+        if "429" in op["responses"]:
+            r429 = DOC.resolve(op["responses"]["429"])
+            assert "Retry-After" in r429["headers"], where
+        assert "security" in op, where
         # Path parameters: declared exactly once each, and required.
         params = [DOC.resolve(p) for p in
                   DOC.doc["paths"][template].get("parameters", []) +
@@ -269,7 +287,8 @@ USER = {"id": "0193a6c4-5b1e-7c2a-9f3d-2a4b6c8d0e1f", "name": "A",
         "email": "a@example.com", "age": None, "is_active": True,
         "is_admin": False, "created_at": "2026-11-24T10:21:00.123456Z",
         "updated_at": "2026-11-24T10:21:00.123456Z"}
-JSON_H = {"Content-Type": "application/json; charset=utf-8", "ETag": '"1"'}
+JSON_H = {"Content-Type": "application/json; charset=utf-8", "ETag": '"1"',
+          "X-Request-ID": "r1"}
 
 
 def test_checker_accepts_what_the_document_says():
@@ -297,8 +316,9 @@ def test_checker_accepts_what_the_document_says():
     (("GET", "/users/me", 401, {"detail": "Invalid token", "x": 1}),
      "'x' was unexpected"),
     (("POST", "/users", 422, {"detail": []}), "match the document at detail"),
-    (("POST", "/users", 422, {"detail": [{"type": "missing", "loc": ["bdy"],
-                                          "msg": "x"}]}), "is not one of"),
+    (("POST", "/users", 422, {"detail": [{"type": "missing",
+                                          "loc": ["body", 1.5],
+                                          "msg": "x"}]}), "is not of type"),
     (("DELETE", "/users/x", 204, {"detail": "x"}), "no body"),
     (("GET", "/users/me", 200, None), "got none"),
     (("GET", "/nope", 200, {}), "no path of the document"),
@@ -315,6 +335,10 @@ def test_checker_refuses_what_the_document_does_not_say(args, why):
 
 
 @pytest.mark.parametrize("status, body, headers, why", [
+    (200, USER, {"Content-Type": "application/json", "ETag": '"1"'},
+     "X-Request-ID is missing"),
+    (200, USER, {"Content-Type": "application/json", "ETag": '"1"',
+                 "X-Request-ID": "a b"}, "header X-Request-ID"),
     (200, USER, {"Content-Type": "application/json"}, "ETag is missing"),
     (200, USER, {"Content-Type": "text/html", "ETag": '"1"'}, "Content-Type"),
     (200, USER, {"Content-Type": "application/json", "ETag": 'W/"1"'},
@@ -328,6 +352,9 @@ def test_checker_refuses_what_the_document_does_not_say(args, why):
      {"Content-Type": "application/json"}, "Retry-After is missing"),
 ])
 def test_checker_checks_headers(status, body, headers, why):
+    headers = dict(headers)
+    if "X-Request-ID" not in why:
+        headers["X-Request-ID"] = "r1"
     with pytest.raises(openapi_check.Mismatch) as e:
         openapi_check.check("GET", "/users/me", status, body, headers)
     assert why in str(e.value), str(e.value)
@@ -348,7 +375,8 @@ def test_checker_knows_kores_empty_protocol_errors():
 
 
 def test_checker_checks_allow_of_405():
-    ok = {"Content-Type": "application/json", "Allow": "GET, PUT, PATCH, DELETE"}
+    ok = {"Content-Type": "application/json", "Allow": "GET, PUT, PATCH, DELETE",
+          "X-Request-ID": "r1"}
     body = {"detail": "Method Not Allowed"}
     openapi_check.check("POST", "/users/x", 405, body, ok)
     with pytest.raises(openapi_check.Mismatch, match="Allow"):
