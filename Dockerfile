@@ -18,8 +18,9 @@ RUN pkgs=$(awk -v role=build '!/^#/ { for (i = 2; i <= NF; i++) if ($i == role) 
 	&& DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $pkgs \
 	&& rm -rf /var/lib/apt/lists/*
 COPY . .
-# The prod flavor of conf/build.conf, Kore compiled with the sandbox's kill
-# policy, as on a developer's machine (the Makefile builds in a staging
+# The prod flavor of conf/build.conf, with Kore compiled from its Debian
+# sources patched by patches/kore (a patch that does not apply stops the
+# build), as on a developer's machine (the Makefile builds in a staging
 # directory, so the name of this one does not matter).
 # npm installs only what the pages serve ("dependencies" of package.json):
 # the linters and test tools are devDependencies.

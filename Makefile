@@ -5,25 +5,26 @@
 # directory named userapi whatever this checkout is called:
 # .build/userapi/{conf,src,assets} link back here. Each flavor has its own
 # object directory because Kore itself is compiled with the flavor's flags.
+# Kore is compiled from .build/kore: a copy of Debian's sources with
+# patches/kore/*.patch applied in order (conf/build.conf's kore_source).
 
 SHELL		:= /bin/bash
 TOP		:= $(CURDIR)
 BUILD		:= $(TOP)/.build
 STAGE		:= $(BUILD)/userapi
 KORE_FEATURES	:= PGSQL=1 TASKS=1
-# A sandbox violation kills the whole worker (logged, restarted by the
-# parent) instead of one thread, which would hang the worker for good.
-KORE_KILL	:= -DSECCOMP_KILL_POLICY=SECCOMP_RET_KILL_PROCESS
+KORE_DIST	:= /usr/share/kore
+KORE_SRC	:= $(BUILD)/kore
+KORE_PATCHES	:= $(sort $(wildcard patches/kore/*.patch))
+KORE_STAMP	:= $(KORE_SRC)/.patched
 APPNAME		:= $(notdir $(TOP))
 SOURCES		:= $(shell find conf src assets sql migrations -type f 2>/dev/null)
 HEADERS		:= $(shell find src -name '*.h' 2>/dev/null)
 
-export DEB_CFLAGS_APPEND := $(KORE_KILL)
-
 .PHONY: all deps deps-build deps-run deps-test deps-bench deps-dev build \
 	sanitize run dev db db-stop stop psql test unit e2e bench clean \
 	fuzz deps-fuzz \
-	kodev-setup assets-vendor
+	kodev-setup assets-vendor kore-source
 
 all: build kodev-setup
 
@@ -42,6 +43,26 @@ deps-fuzz:
 deps-dev:
 	@scripts/deps.sh build run dev
 
+# --- Kore, patched ----------------------------------------------------------
+# A fresh copy of Debian's Kore sources with every patch applied in order,
+# whenever a patch or those sources change. A patch that does not apply
+# exactly (no fuzz) stops the build and names it. The copy's files are new,
+# so every flavor recompiles Kore's objects from it.
+kore-source: $(KORE_STAMP)
+$(KORE_STAMP): $(KORE_PATCHES) $(wildcard $(KORE_DIST)/Makefile \
+		$(KORE_DIST)/src/*.c $(KORE_DIST)/include/kore/*.h)
+	@command -v patch >/dev/null || { echo "patch not found: run make deps"; exit 1; }
+	@test -f $(KORE_DIST)/Makefile || { echo "no Kore sources in $(KORE_DIST): run make deps"; exit 1; }
+	@rm -rf $(KORE_SRC).new && mkdir -p $(BUILD) && cp -R $(KORE_DIST) $(KORE_SRC).new
+	@for p in $(KORE_PATCHES); do \
+		if ! out=$$(patch -d $(KORE_SRC).new -p1 -F0 -N -s \
+		    --no-backup-if-mismatch -r - < $$p 2>&1); then \
+			echo "$$out"; \
+			echo "error: $$p does not apply to Kore $$(cat $(KORE_DIST)/RELEASE) in $(KORE_DIST)"; \
+			rm -rf $(KORE_SRC).new; exit 1; fi; done
+	@rm -rf $(KORE_SRC) && mv $(KORE_SRC).new $(KORE_SRC) && touch $@
+	@echo "patched Kore $$(cat $(KORE_DIST)/RELEASE) with $(words $(KORE_PATCHES)) patches into $(KORE_SRC)"
+
 # --- binaries ---------------------------------------------------------------
 # $(call kodev_build,flavor,kore features)
 define kodev_build
@@ -49,10 +70,11 @@ define kodev_build
 	    if [ -n "$$dups" ]; then echo "source names must be unique under src/ (kodev keeps one object dir): $$dups"; exit 1; fi
 	@mkdir -p $(STAGE) $(BUILD)/$(1)
 	@for d in conf src assets; do ln -sfn $(TOP)/$$d $(STAGE)/$$d; done
-	@if [ -n "$$(find $(HEADERS) conf/build.conf -newer $(BUILD)/$(1)/userapi 2>/dev/null)" ]; then \
+	@if [ -n "$$(find $(HEADERS) conf/build.conf $(KORE_STAMP) -newer $(BUILD)/$(1)/userapi 2>/dev/null)" ]; then \
 		rm -f $(BUILD)/obj-$(1)/*.c.o; fi
 	@cd $(STAGE) && KORE_BUILD_FLAVOR=$(1) KORE_OBJDIR=$(BUILD)/obj-$(1) \
-	    KORE_FLAVOR="$(2)" KODEV_OUTPUT=$(BUILD)/$(1) kodev build \
+	    KORE_SOURCE=$(KORE_SRC) KORE_FLAVOR="$(2)" \
+	    KODEV_OUTPUT=$(BUILD)/$(1) kodev build \
 	    > $(BUILD)/$(1)/build.log 2>&1 || { cat $(BUILD)/$(1)/build.log; exit 1; }
 	@grep -E ': (warning|error):' $(BUILD)/$(1)/build.log || true
 endef
@@ -63,13 +85,13 @@ build: deps-build userapi
 # release build back.
 userapi: $(BUILD)/prod/userapi FORCE
 	@cmp -s $< $@ || { cp $< $@ && echo "built ./userapi"; }
-$(BUILD)/prod/userapi: $(SOURCES) Makefile | assets-vendor
+$(BUILD)/prod/userapi: $(SOURCES) $(KORE_STAMP) Makefile | assets-vendor
 	$(call kodev_build,prod,$(KORE_FEATURES))
 
 FORCE:
 
 sanitize: deps-build $(BUILD)/sanitize/userapi
-$(BUILD)/sanitize/userapi: $(SOURCES) Makefile | assets-vendor
+$(BUILD)/sanitize/userapi: $(SOURCES) $(KORE_STAMP) Makefile | assets-vendor
 	$(call kodev_build,sanitize,$(KORE_FEATURES) SANITIZE=address$(,)undefined)
 
 , := ,
@@ -100,13 +122,16 @@ node_modules/.userapi-npm-ci: package.json package-lock.json
 	@touch $@
 
 # `kodev run` in this directory: kodev wants conf/<directory name>.conf and
-# builds Kore into .objs; prepare both so Kore gets the kill policy too.
-kodev-setup:
+# builds Kore into .objs from kore_source (conf/build.conf: .build/kore,
+# relative to this directory); prepare all three. .objs is rebuilt when the
+# patched copy is newer.
+kodev-setup: $(KORE_STAMP)
 	@if [ "$(APPNAME)" != userapi ] && [ ! -e conf/$(APPNAME).conf ]; then \
 		ln -s userapi.conf conf/$(APPNAME).conf; \
 		echo "linked conf/$(APPNAME).conf -> userapi.conf for kodev"; fi
-	@if [ ! -f .objs/ldflags ]; then mkdir -p .objs && \
-		$(MAKE) -s -C /usr/share/kore objects OBJDIR=$(TOP)/.objs \
+	@if [ ! -f .objs/ldflags ] || [ $(KORE_STAMP) -nt .objs/ldflags ]; then \
+		rm -f .objs/*.o .objs/ldflags && mkdir -p .objs && \
+		$(MAKE) -s -C $(KORE_SRC) objects OBJDIR=$(TOP)/.objs \
 		$(KORE_FEATURES) KORE_SINGLE_BINARY=1 >/dev/null; fi
 
 # --- running ----------------------------------------------------------------

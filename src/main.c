@@ -38,7 +38,8 @@ static void	main_ping(void *, const char *, const char *);
 /*
  * The system calls userapi needs on top of Kore's worker whitelist, one
  * line each with its reason. Measured on Debian bookworm (glibc 2.36,
- * libpq 15, libcurl 7.88) with seccomp_tracing.
+ * libpq 15, libcurl 7.88) with seccomp_tracing. What glibc itself needs
+ * (newfstatat, clone3, rseq) is in Kore's lists (patches/kore/0006).
  */
 #if defined(__SANITIZE_ADDRESS__)
 #define ASAN_SYSCALLS						\
@@ -50,11 +51,8 @@ static void	main_ping(void *, const char *, const char *);
 
 KORE_SECCOMP_FILTER("userapi",
 	ASAN_SYSCALLS
-	KORE_SYSCALL_ALLOW(newfstatat),		/* glibc >= 2.33 stat(): libpq, nss */
 	KORE_SYSCALL_ALLOW(clone),		/* bg/: starting its threads */
-	KORE_SYSCALL_DENY(clone3, ENOSYS),	/* glibc then falls back to clone */
 	KORE_SYSCALL_ALLOW(set_robust_list),	/* glibc thread start */
-	KORE_SYSCALL_ALLOW(rseq),		/* glibc >= 2.35 thread start */
 	KORE_SYSCALL_ALLOW(eventfd2),		/* bg/: finished work wakes the loop */
 	KORE_SYSCALL_ALLOW(getpeername),	/* libcurl */
 	KORE_SYSCALL_ALLOW(uname),		/* libcurl, nss */
@@ -228,10 +226,8 @@ main_bind(void)
 }
 
 /*
- * Runs in each worker after the sandbox is on. The 1 s timer makes the
- * worker wake up to expire idle and slow connections (Kore only checks
- * timeouts when its loop turns), and gives back the memory of argon2id
- * once no background work runs.
+ * Runs in each worker after the sandbox is on. The 1 s timer gives back
+ * the memory of argon2id once no background work runs.
  */
 void
 kore_worker_configure(void)

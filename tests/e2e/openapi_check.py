@@ -20,7 +20,7 @@ Three answers hold for every route and so are documented once, under
 components/responses: an unknown path is NotFound (404); a known path with
 a method it does not list is MethodNotAllowed (405), whose Allow header
 must list exactly the methods the document has for that path; and Kore's
-own protocol errors (ProtocolError: 400, 408, 411, 413, 414, 505), which
+own protocol errors (ProtocolError: 400, 408, 411, 413, 414, 431, 505), which
 have empty bodies (the service's own errors never do), may answer any
 request.
 
@@ -41,7 +41,7 @@ DOC_PATH = REPO / "assets" / "openapi.json"
 METHODS = ("get", "put", "post", "delete", "options", "head", "patch",
            "trace")
 # Kore's own answers, before any route (components/responses/ProtocolError).
-PROTOCOL_STATUSES = (400, 408, 411, 413, 414, 505)
+PROTOCOL_STATUSES = (400, 408, 411, 413, 414, 431, 505)
 
 
 class Mismatch(AssertionError):

@@ -431,12 +431,12 @@ def test_dockerfile_installs_each_stage_from_its_role_in_packages_txt():
 
 
 def test_build_role_has_the_tools_the_build_runs():
-    """A slim image has only the build role: kodev, and dpkg-buildflags,
-    through which Kore's Makefile gets its CFLAGS and the sandbox kill
-    policy (without it, both are silently dropped)."""
+    """A slim image has only the build role: kodev, dpkg-buildflags,
+    through which Kore's Makefile gets its CFLAGS (without it, they are
+    silently dropped), and patch, which applies patches/kore."""
     build = set(packages_by_role()["build"])
     assert "dpkg-buildflags" in (Path("/usr/share/kore/Makefile")).read_text()
-    for tool in ("kodev", "dpkg-buildflags"):
+    for tool in ("kodev", "dpkg-buildflags", "patch"):
         path = shutil.which(tool)
         assert path, tool
         owner = run(["dpkg", "-S", os.path.realpath(path)], check=True)
@@ -451,7 +451,8 @@ def test_dockerignore_keeps_secrets_and_build_output_out():
     for path in ("Makefile", "packages.txt", "scripts/deps.sh",
                  "conf/userapi.conf", "conf/build.conf", "src/main.c",
                  "src/api/health.c", "sql/users.sql", "assets/sql",
-                 "migrations/0001_users.sql"):
+                 "migrations/0001_users.sql",
+                 "patches/kore/0001-http-pipelining.patch"):
         assert dockerignore_allows(path), path
 
 
