@@ -3,12 +3,12 @@
 #
 # The dev flavor of conf/build.conf (dev mode by default: a generated JWT
 # secret, migrations applied at start) is built with kodev in the
-# repository as `kodev run` builds it (objects in .objs, Kore with the
-# sandbox kill policy: `make kodev-setup`), but linked into .build/dev so
-# that it never replaces ./userapi. A build error is shown and the service
-# keeps running the last good build. The embedded cluster (var/) is started
-# when DATABASE_URL is unset. Ctrl-C stops the service; the cluster keeps
-# running (`make stop`).
+# repository as `kodev run` builds it (objects in .objs, Kore from the
+# patched copy in .build/kore: `make kodev-setup`), but linked into
+# .build/dev so that it never replaces ./userapi. A build error is shown
+# and the service keeps running the last good build. The embedded cluster
+# (var/) is started when DATABASE_URL is unset. Ctrl-C stops the service;
+# the cluster keeps running (`make stop`).
 set -euo pipefail
 
 TOP=$(cd "$(dirname "$0")/.." && pwd -P)

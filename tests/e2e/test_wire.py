@@ -474,6 +474,39 @@ def test_client_closes_mid_request(same_worker, cut):
         assert healthz(svc)
 
 
+@pytest.mark.parametrize("delay", [0, 0.02, 0.08, 0.2])
+def test_client_closes_during_each_step(same_worker, delay):
+    """Sign-up, login and password change (a query, an argon2id task, a
+    query again): the client closes after delay s, in a different step
+    each time; the worker finishes or drops the work and serves on."""
+    svc = same_worker
+    email = unique_email("steps")
+    password = b"steps-password-1"
+    signup = json.dumps({"name": "Steps", "email": email,
+                         "password": password.decode()}).encode()
+    (st, _, b), = answers(svc, post("/users", signup), 1)
+    assert st == 201, b
+    form = b"username=%s&password=%s" % (email.encode(), password)
+    login = post("/token", form, b"application/x-www-form-urlencoded")
+    (st, _, b), = answers(svc, login, 1)
+    assert st == 200, b
+    token = json.loads(b)["access_token"].encode()
+    change = post("/users/me/password", json.dumps({
+        "current_password": password.decode(),
+        "new_password": "steps-password-2"}).encode(),
+        extra=b"Authorization: Bearer %s\r\n" % token)
+    other = json.dumps({"name": "Steps", "email": unique_email("steps2"),
+                        "password": "steps-password-3"}).encode()
+    for req in (post("/users", other), login, change):
+        s = connect(svc)
+        s.sendall(req)
+        time.sleep(delay)
+        s.close()
+        assert healthz(svc)
+    time.sleep(0.5)			# let the tasks and queries finish
+    assert healthz(svc)
+
+
 def test_no_hsts_on_plain_http(same_worker):
     (st, h, _), = answers(same_worker, get("/healthz"), 1)
     assert st == 200
