@@ -375,6 +375,11 @@ def test_bare_cr_or_nul_in_headers(same_worker, data):
     refused(same_worker, data)
 
 
+@pytest.mark.parametrize("extra", [b"Host: other\r\n", b"host:  wire\r\n"])
+def test_two_host_headers(same_worker, extra):
+    refused(same_worker, get("/healthz", extra=extra))
+
+
 def test_bare_lf_lines_are_read(same_worker):
     data = b"GET /healthz HTTP/1.1\nHost: wire\nX-Request-ID: lf-1\n\n"
     (st, h, _), = answers(same_worker, data + get("/healthz", rid="lf-2"), 1)
@@ -432,7 +437,42 @@ def test_one_header_line_over_the_limit_gets_431(same_worker):
     refused(same_worker, lines_get(HEADER_LINES + 1, "lines-24"), 431)
 
 
+# --- Expect: 100-continue -------------------------------------------------------------
+
+def test_expect_100_continue(same_worker):
+    """The interim answer comes before the body is sent."""
+    body = json.dumps({"name": "Continued",
+                       "email": unique_email("cont")}).encode()
+    req = post("/users", body, rid="cont-1",
+               extra=b"Expect: 100-continue\r\n")
+    with connect(same_worker) as s:
+        s.sendall(req[:-len(body)])
+        rd = Reader(s)
+        st, h, b = rd.response()
+        assert (st, b) == (100, b""), (st, h, b)
+        s.sendall(body)
+        st, h, b = rd.response()
+        assert (st, h["x-request-id"]) == (201, "cont-1"), b
+
+
+def test_expect_100_continue_too_large(same_worker):
+    """A body over Kore's limit gets 413 at once, never a 100."""
+    refused(same_worker, post("/users", b"", length=64 * 1048576,
+                              extra=b"Expect: 100-continue\r\n"), 413)
+
+
 # --- slow and vanishing clients ------------------------------------------------------
+
+def test_unfinished_headers_get_408(same_worker):
+    """Headers that never end are answered 408 after http_header_timeout
+    (10 s), even when nothing else happens in the worker."""
+    with connect(same_worker, 20) as s:
+        s.sendall(b"GET /healthz HTTP/1.1\r\nHost: wire\r\n")
+        rd = Reader(s)
+        st, h, body = rd.response(20)
+        assert (st, body, h["connection"]) == (408, b"", "close")
+        assert rd.eof()
+
 
 def test_body_that_stops_halfway(same_worker):
     """A body that never completes holds its connection until the body
