@@ -1014,14 +1014,18 @@ db_conn_notifies(struct db_conn *c)
 static void
 db_listen_issue(struct db_conn *c)
 {
-	struct kore_buf	 buf;
-	char		*id;
+	char		*sql, *id;
+	size_t		 len, off;
 	int		 i, n;
 
 	if (c->state != DB_CONN_READY || c->listen_sent)
 		return;
 
-	kore_buf_init(&buf, 128);
+	/* "LISTEN " + a quoted name of at most 2 * 63 + 2 bytes + ";" */
+	len = (size_t)nsubs * 140 + 1;
+	if ((sql = malloc(len)) == NULL)
+		abort();
+	off = 0;
 	n = 0;
 	for (i = 0; i < nsubs; i++) {
 		if (subs[i].state != DB_SUB_NEW)
@@ -1029,27 +1033,28 @@ db_listen_issue(struct db_conn *c)
 		id = PQescapeIdentifier(c->pg, subs[i].channel,
 		    strlen(subs[i].channel));
 		if (id == NULL) {
-			kore_buf_cleanup(&buf);
+			free(sql);
 			db_conn_fail(c, PQerrorMessage(c->pg), DB_UNAVAILABLE);
 			return;
 		}
-		kore_buf_appendf(&buf, "LISTEN %s;", id);
+		off += (size_t)snprintf(sql + off, len - off, "LISTEN %s;", id);
 		PQfreemem(id);
+		if (off >= len)
+			fatal("db_listen_issue: channel names too long");
 		subs[i].state = DB_SUB_SENT;
 		n++;
 	}
 	if (n == 0) {
-		kore_buf_cleanup(&buf);
+		free(sql);
 		return;
 	}
-	kore_buf_append(&buf, "", 1);
 
-	if (!PQsendQuery(c->pg, (const char *)buf.data)) {
-		kore_buf_cleanup(&buf);
+	if (!PQsendQuery(c->pg, sql)) {
+		free(sql);
 		db_conn_fail(c, PQerrorMessage(c->pg), DB_UNAVAILABLE);
 		return;
 	}
-	kore_buf_cleanup(&buf);
+	free(sql);
 	c->listen_sent = 1;
 	(void)db_conn_flush(c);
 }

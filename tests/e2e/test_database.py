@@ -216,7 +216,9 @@ def test_query_past_deadline_is_504(extra):
 def test_db_queue_full_is_503(extra):
     dsn = extra.database(migrated=True)
     uid = insert_user(dsn)
-    svc = extra.service(dsn, WORKERS=1, DB_POOL_SIZE=1, DB_QUEUE_MAX=1, admin=True)
+    # One query in flight on the one connection (no pipeline), one waiting.
+    svc = extra.service(dsn, WORKERS=1, DB_POOL_SIZE=1, DB_PIPELINE=1,
+                        DB_QUEUE_MAX=1, admin=True)
     url = "%s/users/%s" % (svc.url, uid)
     n = 6
     results = []

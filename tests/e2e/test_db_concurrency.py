@@ -15,6 +15,7 @@ import time
 import uuid
 from collections import Counter, defaultdict
 
+import pytest
 import requests
 
 from conftest import PGBIN, base_env, psql, run_bin
@@ -92,7 +93,23 @@ def wait_workers(svc, needle, count, timeout=20):
 
 # --- races on one row ------------------------------------------------------
 
+@pytest.fixture
+def single(extra, migrated):
+    """A second instance on the main database over the unix socket, with
+    one query at a time per connection (no pipeline mode): (url, auth)."""
+    svc = extra.service(migrated.sock_dsn, DB_PIPELINE=1, admin=True)
+    return svc.url, svc.auth
+
+
 def test_signup_race_one_email_in_case_variants(base_url, auth):
+    signup_race(base_url, auth)
+
+
+def test_signup_race_unix_socket_no_pipeline(single):
+    signup_race(*single)
+
+
+def signup_race(base_url, auth):
     for _ in range(3):
         local = "race-" + uuid.uuid4().hex[:12]
         emails = ["%s@%s" % (local, d)
@@ -112,6 +129,14 @@ def test_signup_race_one_email_in_case_variants(base_url, auth):
 
 
 def test_patch_race_same_if_match(base_url, auth):
+    patch_race(base_url, auth)
+
+
+def test_patch_race_unix_socket_no_pipeline(single):
+    patch_race(*single)
+
+
+def patch_race(base_url, auth):
     uid, etag = create(base_url, auth, "patch-%s@example.com" %
                        uuid.uuid4().hex[:12])
 
@@ -132,6 +157,14 @@ def test_patch_race_same_if_match(base_url, auth):
 # --- mixed load --------------------------------------------------------------
 
 def test_mixed_statements_under_64_connections(base_url, auth):
+    mixed_load(base_url, auth)
+
+
+def test_mixed_statements_unix_socket_no_pipeline(single):
+    mixed_load(*single)
+
+
+def mixed_load(base_url, auth):
     """Failing (unique violations, missing rows, stale If-Match) and
     succeeding statements, 64 clients for a few seconds: every request
     answered, nothing 5xx, every answer the one its statement deserves."""
