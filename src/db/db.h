@@ -55,7 +55,7 @@ void	db_worker_init(const char *conninfo, int pool, int pipeline,
 /*
  * Run prepared statement id with text parameters (NULL = SQL NULL).
  * The parameters are copied. cb runs later, never from inside db_run.
- * Returns a handle for db_cancel.
+ * Returns a handle for db_cancel, valid until cb has run.
  */
 struct db_query	*db_run(int id, int nparams, const char * const *params,
 		    db_cb cb, void *arg);
