@@ -3,4 +3,4 @@
 -- name: schema_version
 -- The newest applied migration; /readyz compares it with the newest one
 -- compiled into the binary.
-SELECT coalesce(max(version), '') FROM schema_migrations;
+SELECT coalesce(max(version), '') AS version FROM schema_migrations;

@@ -23,6 +23,8 @@ static const struct migration {
 } migrations[] = {
 	{ "0001_users", asset_0001_users_sql, &asset_len_0001_users_sql },
 	{ "0002_auth", asset_0002_auth_sql, &asset_len_0002_auth_sql },
+	{ "0003_login_attempts_expiry", asset_0003_login_attempts_expiry_sql,
+	    &asset_len_0003_login_attempts_expiry_sql },
 };
 
 #define MIGRATIONS	(sizeof(migrations) / sizeof(migrations[0]))

@@ -25,7 +25,7 @@ struct ready_state {
 };
 
 static int	ready_ask(struct http_request *);
-static void	ready_kept(void *, struct store_reply *);
+static void	ready_kept(void *, const struct store_schema *);
 static int	ready_answer(struct http_request *);
 
 static struct http_state	ready_steps[] = {
@@ -57,13 +57,13 @@ ready_ask(struct http_request *req)
 }
 
 static void
-ready_kept(void *arg, struct store_reply *r)
+ready_kept(void *arg, const struct store_schema *r)
 {
 	struct ready_state	*st;
 
 	st = reqctx_resume(arg);
 	st->status = r->status;
-	(void)snprintf(st->version, sizeof(st->version), "%s", r->text);
+	(void)snprintf(st->version, sizeof(st->version), "%s", r->version);
 }
 
 static int

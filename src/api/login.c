@@ -4,7 +4,10 @@
  * login: read the form -> count the attempt and fetch the account (one
  * query; 429 when locked out) -> verify the password on a task, against a
  * dummy hash when the account is unknown, has no password or is inactive,
- * so every failure costs the same -> sign a token, or 401.
+ * so every failure costs the same -> sign a token, or 401. A username
+ * longer than any e-mail address (USER_EMAIL_MAX bytes) skips the query:
+ * it can name no account, so it is neither counted nor stored, and fails
+ * after the same dummy verify as any other unknown account.
  */
 
 #include <sys/types.h>
@@ -26,6 +29,7 @@
 #include "http/parse.h"
 #include "http/reply.h"
 #include "log.h"
+#include "model/user.h"
 #include "model/verr.h"
 #include "store/store.h"
 
@@ -50,10 +54,10 @@ struct login_state {
 static struct login_state *login_state(struct http_request *);
 static void	login_cleanup(void *);
 static int	login_read(struct http_request *);
-static void	login_found(void *, struct store_reply *);
+static void	login_found(void *, const struct store_login *);
 static int	login_account(struct http_request *);
 static int	login_checked(struct http_request *);
-static void	login_reset_done(void *, struct store_reply *);
+static void	login_reset_done(void *, const struct store_outcome *);
 static int	login_issue(struct http_request *);
 static int	login_form(struct http_request *, char **);
 static void	login_refuse(struct http_request *, struct login_state *);
@@ -166,19 +170,23 @@ login_read(struct http_request *req)
 	}
 	verrs_free(&errs);
 
+	if (strlen(st->username) > USER_EMAIL_MAX) {
+		st->fail = "username longer than an e-mail address";
+		st->username[USER_EMAIL_MAX] = '\0';	/* for the log */
+		return (login_account(req));
+	}
 	return (reqctx_wait(req, login_store_begin(st->username, login_found,
 	    req), LOGIN_ACCOUNT));
 }
 
 static void
-login_found(void *arg, struct store_reply *r)
+login_found(void *arg, const struct store_login *r)
 {
 	struct login_state	*st;
 
 	st = reqctx_resume(arg);
 	st->status = r->status;
-	st->account = r->login;
-	explicit_bzero(r->login.hash, sizeof(r->login.hash));
+	st->account = *r;
 }
 
 static int
@@ -200,7 +208,9 @@ login_account(struct http_request *req)
 	}
 
 	hash = st->account.hash;
-	if (!st->account.found) {
+	if (st->fail != NULL) {
+		hash = password_dummy();
+	} else if (!st->account.found) {
 		st->fail = "unknown account";
 		hash = password_dummy();
 	} else if (st->account.hash[0] == '\0') {
@@ -251,7 +261,7 @@ login_checked(struct http_request *req)
 }
 
 static void
-login_reset_done(void *arg, struct store_reply *r)
+login_reset_done(void *arg, const struct store_outcome *r)
 {
 	struct login_state	*st;
 

@@ -26,9 +26,12 @@ enum {
 };
 
 /*
- * POST /users/me/password: read the body and the caller's hash -> in the
- * background, check the current password and hash the new one -> store
- * it, retiring every older token of the caller (token_version) -> 204.
+ * POST /users/me/password: read the body, count the try against the
+ * caller's lockout and read its hash (429 when locked out: a wrong
+ * current password is a failed login) -> in the background, check the
+ * current password and hash the new one -> store it, retiring every
+ * older token of the caller (token_version) and clearing its count ->
+ * 204.
  */
 enum {
 	PW_READ,
@@ -40,17 +43,21 @@ enum {
 struct me_state {
 	int			 greeting;	/* /protected */
 	enum store_status	 status;
-	json_t			*out;
+	struct json_text	 out;
 	char			*email;
 	long long		 version;
 	char			*current;
 	char			*next;
 	char			 hash[PASSWORD_HASH_MAX];
+	int			 locked;
+	long long		 retry_after;
 };
 
 static struct me_state *me_state(struct http_request *);
 static void	me_cleanup(void *);
-static void	me_stored(void *, struct store_reply *);
+static void	me_found(void *, const struct store_user *);
+static void	me_account(void *, const struct store_login *);
+static void	me_saved(void *, const struct store_outcome *);
 static int	me_show(struct http_request *, int);
 static int	me_show_read(struct http_request *);
 static int	me_show_answer(struct http_request *);
@@ -82,8 +89,7 @@ me_cleanup(void *arg)
 {
 	struct me_state		*st = arg;
 
-	json_decref(st->out);
-	st->out = NULL;
+	json_text_free(&st->out);
 	free(st->email);
 	st->email = NULL;
 	if (st->current != NULL)
@@ -120,7 +126,7 @@ static int
 me_show_read(struct http_request *req)
 {
 	return (reqctx_wait(req, user_store_me(&reqctx_get(req)->caller,
-	    me_stored, req), SHOW_ANSWER));
+	    me_found, req), SHOW_ANSWER));
 }
 
 static int
@@ -140,28 +146,47 @@ me_show_answer(struct http_request *req)
 	} else {
 		(void)snprintf(etag, sizeof(etag), "\"%lld\"", st->version);
 		http_response_header(req, "etag", etag);
-		reply_json(req, 200, st->out);
-		st->out = NULL;
+		reply_raw(req, 200, REPLY_JSON, st->out.s, st->out.len);
 	}
 	return (HTTP_STATE_COMPLETE);
 }
 
 static void
-me_stored(void *arg, struct store_reply *r)
+me_found(void *arg, const struct store_user *r)
 {
 	struct me_state		*st;
 
 	st = reqctx_resume(arg);
 	st->status = r->status;
-	if (r->status == STORE_OK && r->n > 0) {
-		st->out = user_to_json(&r->users[0]);
-		st->version = r->users[0].version;
-		if ((st->email = strdup(r->users[0].email)) == NULL)
+	if (r->status == STORE_OK) {
+		json_text_user(&st->out, &r->user);
+		st->version = r->user.version;
+		if ((st->email = strdup(r->user.email)) == NULL)
 			abort();
 	}
-	if (r->status == STORE_OK && r->text[0] != '\0')
-		(void)snprintf(st->hash, sizeof(st->hash), "%s", r->text);
-	explicit_bzero(r->text, sizeof(r->text));
+}
+
+static void
+me_account(void *arg, const struct store_login *r)
+{
+	struct me_state		*st;
+
+	st = reqctx_resume(arg);
+	st->status = r->status;
+	if (r->status == STORE_OK) {
+		(void)snprintf(st->hash, sizeof(st->hash), "%s", r->hash);
+		st->locked = r->locked;
+		st->retry_after = r->retry_after;
+	}
+}
+
+static void
+me_saved(void *arg, const struct store_outcome *r)
+{
+	struct me_state		*st;
+
+	st = reqctx_resume(arg);
+	st->status = r->status;
 }
 
 int
@@ -198,8 +223,8 @@ me_password_read(struct http_request *req)
 	}
 	verrs_free(&errs);
 
-	return (reqctx_wait(req, password_store_current(
-	    &reqctx_get(req)->caller, me_stored, req), PW_CHECK));
+	return (reqctx_wait(req, password_store_begin(
+	    &reqctx_get(req)->caller, me_account, req), PW_CHECK));
 }
 
 static int
@@ -212,6 +237,14 @@ me_password_check(struct http_request *req)
 	st = me_state(req);
 	if (st->status != STORE_OK)
 		return (users_fail(req, st->status));
+	if (st->locked) {
+		log_warn("password change refused for %s: locked out for "
+		    "%llds (rid %s)", reqctx_get(req)->caller.id,
+		    st->retry_after, reqctx_get(req)->rid);
+		reply_too_many(req, (int)st->retry_after,
+		    "Too many failed logins, try again later");
+		return (HTTP_STATE_COMPLETE);
+	}
 
 	/* No password yet: checked against the dummy, so it fails. */
 	hash = st->hash[0] != '\0' ? st->hash : password_dummy();
@@ -237,7 +270,7 @@ me_password_save(struct http_request *req)
 		return (HTTP_STATE_COMPLETE);
 	}
 	rc = reqctx_wait(req, password_store_set(&reqctx_get(req)->caller,
-	    job->out, me_stored, req), PW_DONE);
+	    job->out, me_saved, req), PW_DONE);
 	password_job_free(job);
 	return (rc);
 }

@@ -21,7 +21,6 @@
 #include "auth/access.h"
 #include "auth/password.h"
 #include "config.h"
-#include "db/db.h"
 #include "http/parse.h"
 #include "http/reply.h"
 #include "http/request.h"
@@ -57,7 +56,7 @@ struct users_state {
 	char			 if_match[PARSE_IF_MATCH_MAX];	/* "" any */
 	struct user_input	 in;
 	enum store_status	 status;
-	json_t			*out;		/* the answer's body */
+	struct json_text	 out;		/* the answer's body */
 	long long		 version;	/* of the one user in out */
 	char			 created_id[UUID_STR_LEN + 1];
 };
@@ -66,7 +65,10 @@ static struct users_state *users_state(struct http_request *);
 static void	users_cleanup(void *);
 static int	users_read_body(struct http_request *, struct users_state *,
 		    int, struct verrs *);
-static void	users_stored(void *, struct store_reply *);
+static void	users_stored(void *, const struct store_user *);
+static void	users_listed(void *, const struct store_users *);
+static void	users_deleted(void *, const struct store_outcome *);
+static int	users_tag_matches(const char *, long long);
 static int	users_answer(struct http_request *);
 static int	users_list_read(struct http_request *);
 static int	users_create_read(struct http_request *);
@@ -101,8 +103,7 @@ users_cleanup(void *arg)
 	struct users_state	*st = arg;
 
 	user_input_free(&st->in);
-	json_decref(st->out);
-	st->out = NULL;
+	json_text_free(&st->out);
 }
 
 /* GET /users: admins only, which the query checks. */
@@ -116,7 +117,7 @@ static int
 users_list_read(struct http_request *req)
 {
 	struct verrs		 errs;
-	struct db_query		*q;
+	struct store_query	*q;
 	long long		 skip, limit;
 	const char		*why;
 	char			*v, *email;
@@ -142,7 +143,7 @@ users_list_read(struct http_request *req)
 		email = v;
 	}
 	q = user_store_list(&reqctx_get(req)->caller, skip, limit, email,
-	    users_stored, req);
+	    users_listed, req);
 	free(email);
 	return (reqctx_wait(req, q, LIST_ANSWER));
 }
@@ -209,7 +210,7 @@ user_read(struct http_request *req)
 	struct users_state	*st;
 	const struct caller	*c;
 	struct verrs		 errs;
-	struct db_query		*q;
+	struct store_query	*q;
 	char			 raw[128];
 	int			 op;
 
@@ -243,11 +244,14 @@ user_read(struct http_request *req)
 	}
 	verrs_free(&errs);
 
+	/*
+	 * No listed tag can match: the query still looks the user up, so
+	 * that a user who does not exist (or whom the caller may not see)
+	 * is 404 whatever the If-Match, and only a visible one is 412.
+	 */
 	if (request_if_match(req, st->if_match, sizeof(st->if_match)) ==
-	    PARSE_NO_MATCH) {
-		reply_error(req, 412, "Precondition Failed");
-		return (HTTP_STATE_COMPLETE);
-	}
+	    PARSE_NO_MATCH)
+		(void)snprintf(st->if_match, sizeof(st->if_match), "{}");
 
 	/* The query decides who may see the user (404 otherwise). */
 	switch (req->method) {
@@ -263,7 +267,7 @@ user_read(struct http_request *req)
 		    users_stored, req);
 		break;
 	default:
-		q = user_store_delete(c, st->id, st->if_match, users_stored,
+		q = user_store_delete(c, st->id, st->if_match, users_deleted,
 		    req);
 		break;
 	}
@@ -321,30 +325,47 @@ api_password_job(struct http_request *req, enum password_op op,
 	return (rc);
 }
 
-/* Store callback: keep the answer, wake the request. */
+/* Store callbacks: keep the answer, wake the request. */
 static void
-users_stored(void *arg, struct store_reply *r)
+users_stored(void *arg, const struct store_user *r)
 {
-	struct http_request	*req = arg;
+	struct users_state	*st;
+
+	st = reqctx_resume(arg);
+	st->status = r->status;
+	if (r->status == STORE_OK) {
+		json_text_user(&st->out, &r->user);
+		st->version = r->user.version;
+		memcpy(st->created_id, r->user.id, sizeof(st->created_id));
+	}
+}
+
+static void
+users_listed(void *arg, const struct store_users *r)
+{
 	struct users_state	*st;
 	size_t			 i;
 
-	st = reqctx_resume(req);
+	st = reqctx_resume(arg);
 	st->status = r->status;
-
 	if (r->status == STORE_OK) {
-		if (req->method == HTTP_METHOD_GET && st->id[0] == '\0') {
-			st->out = json_array();
-			for (i = 0; i < r->n; i++)
-				(void)json_array_append_new(st->out,
-				    user_to_json(&r->users[i]));
-		} else if (r->n > 0) {
-			st->out = user_to_json(&r->users[0]);
-			st->version = r->users[0].version;
-			memcpy(st->created_id, r->users[0].id,
-			    sizeof(st->created_id));
+		json_text_append(&st->out, "[", 1);
+		for (i = 0; i < r->n; i++) {
+			if (i > 0)
+				json_text_append(&st->out, ",", 1);
+			json_text_user(&st->out, &r->users[i]);
 		}
+		json_text_append(&st->out, "]", 1);
 	}
+}
+
+static void
+users_deleted(void *arg, const struct store_outcome *r)
+{
+	struct users_state	*st;
+
+	st = reqctx_resume(arg);
+	st->status = r->status;
 }
 
 static int
@@ -352,14 +373,17 @@ users_answer(struct http_request *req)
 {
 	struct users_state	*st;
 	char			 buf[128];
-	json_t			*out;
 
 	st = users_state(req);
 	if (st->status != STORE_OK)
 		return (users_fail(req, st->status));
 
-	out = st->out;
-	st->out = NULL;
+	/* GET honours If-Match too: 412 when no listed tag is current. */
+	if (req->method == HTTP_METHOD_GET && st->id[0] != '\0' &&
+	    !users_tag_matches(st->if_match, st->version)) {
+		reply_error(req, 412, "Precondition Failed");
+		return (HTTP_STATE_COMPLETE);
+	}
 
 	switch (req->method) {
 	case HTTP_METHOD_POST:
@@ -367,10 +391,9 @@ users_answer(struct http_request *req)
 		http_response_header(req, "location", buf);
 		(void)snprintf(buf, sizeof(buf), "\"%lld\"", st->version);
 		http_response_header(req, "etag", buf);
-		reply_json(req, 201, out);
+		reply_raw(req, 201, REPLY_JSON, st->out.s, st->out.len);
 		break;
 	case HTTP_METHOD_DELETE:
-		json_decref(out);
 		reply_empty(req, 204);
 		break;
 	default:
@@ -379,10 +402,33 @@ users_answer(struct http_request *req)
 			    st->version);
 			http_response_header(req, "etag", buf);
 		}
-		reply_json(req, 200, out);
+		reply_raw(req, 200, REPLY_JSON, st->out.s, st->out.len);
 		break;
 	}
 	return (HTTP_STATE_COMPLETE);
+}
+
+/*
+ * Whether version is one of If-Match's versions: list is "" (any), or an
+ * array literal as request_if_match writes it ("{3,5}", "{}").
+ */
+static int
+users_tag_matches(const char *list, long long version)
+{
+	const char	*p;
+	char		*end;
+
+	if (list[0] == '\0')
+		return (1);
+	for (p = list + 1; *p != '\0' && *p != '}'; p = end) {
+		if (*p == ',')
+			p++;
+		if (strtoll(p, &end, 10) == version)
+			return (1);
+		if (end == p)
+			break;
+	}
+	return (0);
 }
 
 int

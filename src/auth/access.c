@@ -12,7 +12,6 @@
 #include "auth/token.h"
 #include "http/reply.h"
 #include "log.h"
-#include "store/store.h"
 
 int
 access_caller(struct http_request *req, struct caller *c)

@@ -4,7 +4,16 @@
 #define USERAPI_AUTH_ACCESS_H
 
 struct http_request;
-struct caller;
+
+/*
+ * Who asks: the subject and token version of a checked bearer token, as
+ * the store binds them into the request's own query (which checks that
+ * the user is still active and the token still current).
+ */
+struct caller {
+	char		id[40];
+	char		tv[24];
+};
 
 /*
  * Check the request's bearer token (signature, alg, issuer, expiry) and

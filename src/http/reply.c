@@ -99,7 +99,7 @@ reply_json(struct http_request *req, int status, json_t *body)
 	if ((s = json_dumps(body, JSON_COMPACT | JSON_ENCODE_ANY)) == NULL)
 		fatal("json_dumps failed");
 	json_decref(body);
-	reply_raw(req, status, "application/json; charset=utf-8", s, strlen(s));
+	reply_raw(req, status, REPLY_JSON, s, strlen(s));
 	free(s);
 }
 

@@ -12,6 +12,9 @@
 struct http_request;
 struct verrs;
 
+/* The Content-Type of every JSON answer. */
+#define REPLY_JSON	"application/json; charset=utf-8"
+
 /*
  * Every answer goes through these: X-Request-ID is set, the access line
  * logged and the dispatcher's `sent` hook called, then Kore sends it.

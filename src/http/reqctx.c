@@ -10,9 +10,9 @@
 #include <kore/kore.h>
 #include <kore/http.h>
 
-#include "db/db.h"
 #include "http/reply.h"
 #include "http/reqctx.h"
+#include "store/store.h"
 
 static void	reqctx_free(struct http_request *);
 static void	reqctx_request_id(struct http_request *, struct reqctx *);
@@ -86,7 +86,7 @@ reqctx_free(struct http_request *req)
 	if ((ctx = req->hdlr_extra) == NULL)
 		return;
 	if (ctx->query != NULL) {
-		db_cancel(ctx->query);
+		store_cancel(ctx->query);
 		ctx->query = NULL;
 	}
 	if (ctx->work != NULL) {
@@ -132,7 +132,7 @@ reqctx_request_id(struct http_request *req, struct reqctx *ctx)
 }
 
 int
-reqctx_wait(struct http_request *req, struct db_query *q, int next)
+reqctx_wait(struct http_request *req, struct store_query *q, int next)
 {
 	struct reqctx	*ctx;
 

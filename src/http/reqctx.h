@@ -6,11 +6,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "auth/access.h"
 #include "bg/bg.h"
-#include "store/store.h"
 
 struct http_request;
-struct db_query;
+struct store_query;
 struct route;
 
 #define REQID_MAX		64
@@ -29,7 +29,7 @@ struct reqctx {
 	const char		*param[REQCTX_PARAMS_MAX];	/* in req->path */
 	size_t			 param_len[REQCTX_PARAMS_MAX];
 	int			 waiting;	/* a query or work in flight */
-	struct db_query		*query;
+	struct store_query	*query;
 	struct bg_work		*work;
 	void			*result;	/* what the work left, once done */
 	void			*state;		/* the handler's */
@@ -69,7 +69,7 @@ const char *reqctx_param(struct http_request *, size_t i, char *buf,
  * the request) calls reqctx_resume, keeps what it needs, and the
  * request runs step next on a later turn.
  */
-int	 reqctx_wait(struct http_request *, struct db_query *q, int next);
+int	 reqctx_wait(struct http_request *, struct store_query *q, int next);
 
 /*
  * The one wake-up: called by a callback whose arg is the request. Marks

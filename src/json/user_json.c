@@ -33,6 +33,8 @@ static void		 user_input_field(unsigned int, json_t *,
 			    struct user_input *, struct verrs *);
 static char		*user_strdup(const char *);
 static json_t		*user_json_string(const char *);
+static void		 json_text_string(struct json_text *, const char *);
+static void		 json_text_reserve(struct json_text *, size_t);
 
 void
 json_setup(void)
@@ -239,6 +241,7 @@ json_t *
 user_to_json(const struct user *u)
 {
 	json_t	*o;
+	char	 ts[JSON_TIMESTAMP_LEN];
 
 	o = json_object();
 	json_object_set_new(o, "id", user_json_string(u->id));
@@ -248,9 +251,175 @@ user_to_json(const struct user *u)
 	    u->age_null ? json_null() : json_integer(u->age));
 	json_object_set_new(o, "is_active", json_boolean(u->is_active));
 	json_object_set_new(o, "is_admin", json_boolean(u->is_admin));
-	json_object_set_new(o, "created_at", user_json_string(u->created_at));
-	json_object_set_new(o, "updated_at", user_json_string(u->updated_at));
+	json_object_set_new(o, "created_at", json_string(json_timestamp(
+	    u->created_us, ts, sizeof(ts))));
+	json_object_set_new(o, "updated_at", json_string(json_timestamp(
+	    u->updated_us, ts, sizeof(ts))));
 	return (o);
+}
+
+void
+json_text_user(struct json_text *t, const struct user *u)
+{
+	char	buf[96];
+	int	n;
+
+	json_text_append(t, "{\"id\":", 6);
+	json_text_string(t, u->id);
+	json_text_append(t, ",\"name\":", 8);
+	json_text_string(t, u->name);
+	json_text_append(t, ",\"email\":", 9);
+	json_text_string(t, u->email);
+	if (u->age_null)
+		n = snprintf(buf, sizeof(buf), ",\"age\":null");
+	else
+		n = snprintf(buf, sizeof(buf), ",\"age\":%d", u->age);
+	json_text_append(t, buf, (size_t)n);
+	n = snprintf(buf, sizeof(buf), ",\"is_active\":%s,\"is_admin\":%s",
+	    u->is_active ? "true" : "false", u->is_admin ? "true" : "false");
+	json_text_append(t, buf, (size_t)n);
+	json_text_append(t, ",\"created_at\":\"", 15);
+	json_timestamp(u->created_us, buf, sizeof(buf));
+	json_text_append(t, buf, strlen(buf));
+	json_text_append(t, "\",\"updated_at\":\"", 16);
+	json_timestamp(u->updated_us, buf, sizeof(buf));
+	json_text_append(t, buf, strlen(buf));
+	json_text_append(t, "\"}", 2);
+}
+
+/*
+ * s as a JSON string, escaped as jansson does without flags: the quote,
+ * the backslash and control characters (the short forms where JSON has
+ * one); UTF-8 as is (the database keeps only valid UTF-8). NULL is null.
+ */
+static void
+json_text_string(struct json_text *t, const char *s)
+{
+	static const char	 hex[] = "0123456789ABCDEF";
+	const unsigned char	*p;
+	size_t			 run;
+	char			 esc[8];
+
+	if (s == NULL) {
+		json_text_append(t, "null", 4);
+		return;
+	}
+	json_text_append(t, "\"", 1);
+	for (p = (const unsigned char *)s; *p != '\0'; ) {
+		for (run = 0; p[run] >= 0x20 && p[run] != '"' &&
+		    p[run] != '\\'; run++)
+			;
+		json_text_append(t, (const char *)p, run);
+		p += run;
+		if (*p == '\0')
+			break;
+		esc[0] = '\\';
+		switch (*p) {
+		case '"':
+		case '\\':
+			esc[1] = (char)*p;
+			break;
+		case '\b':
+			esc[1] = 'b';
+			break;
+		case '\f':
+			esc[1] = 'f';
+			break;
+		case '\n':
+			esc[1] = 'n';
+			break;
+		case '\r':
+			esc[1] = 'r';
+			break;
+		case '\t':
+			esc[1] = 't';
+			break;
+		default:
+			memcpy(esc + 1, "u00", 3);
+			esc[4] = hex[*p >> 4];
+			esc[5] = hex[*p & 0x0f];
+			json_text_append(t, esc, 6);
+			p++;
+			continue;
+		}
+		json_text_append(t, esc, 2);
+		p++;
+	}
+	json_text_append(t, "\"", 1);
+}
+
+void
+json_text_append(struct json_text *t, const char *s, size_t len)
+{
+	json_text_reserve(t, len);
+	memcpy(t->s + t->len, s, len);
+	t->len += len;
+	t->s[t->len] = '\0';
+}
+
+/* Room for len more bytes and the NUL. */
+static void
+json_text_reserve(struct json_text *t, size_t len)
+{
+	size_t	cap;
+
+	if (t->len + len + 1 <= t->cap)
+		return;
+	cap = t->cap == 0 ? 512 : t->cap;
+	while (cap < t->len + len + 1)
+		cap *= 2;
+	if ((t->s = realloc(t->s, cap)) == NULL)
+		abort();
+	t->cap = cap;
+}
+
+void
+json_text_free(struct json_text *t)
+{
+	free(t->s);
+	t->s = NULL;
+	t->len = t->cap = 0;
+}
+
+/*
+ * The civil date of a day count since 1970-01-01 (proleptic Gregorian):
+ * Howard Hinnant's days_from_civil inverted, exact for every int64 day
+ * count this service meets, with no table, lock or time zone involved.
+ */
+char *
+json_timestamp(long long us, char *buf, size_t len)
+{
+	long long	 secs, days, era, doe, yoe, doy, mp, y, m, d, sod;
+	long long	 frac;
+
+	frac = us % 1000000;
+	secs = us / 1000000;
+	if (frac < 0) {
+		frac += 1000000;
+		secs--;
+	}
+	days = secs / 86400;
+	sod = secs % 86400;
+	if (sod < 0) {
+		sod += 86400;
+		days--;
+	}
+
+	days += 719468;			/* from 0000-03-01 */
+	era = (days >= 0 ? days : days - 146096) / 146097;
+	doe = days - era * 146097;	/* [0, 146096] */
+	yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+	y = yoe + era * 400;
+	doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+	mp = (5 * doy + 2) / 153;	/* March = 0 */
+	d = doy - (153 * mp + 2) / 5 + 1;
+	m = mp < 10 ? mp + 3 : mp - 9;
+	if (m <= 2)
+		y++;
+
+	(void)snprintf(buf, len, "%04lld-%02lld-%02lldT%02lld:%02lld:%02lld."
+	    "%06lldZ", y, m, d, sod / 3600, sod / 60 % 60, sod % 60, frac);
+	return (buf);
 }
 
 /* A string, or null for NULL (or bad UTF-8): never a missing key. */

@@ -43,4 +43,31 @@ int	password_change_from_json(json_t *body, char **current, char **next,
 /* The user object of the API (never a password or its hash). */
 json_t	*user_to_json(const struct user *);
 
+/*
+ * JSON text built directly, for the answers that carry users (the hot
+ * path: no jansson objects). append functions grow s (malloc'd, always
+ * NUL-terminated once anything was written; abort on OOM); free it with
+ * json_text_free. The user text is exactly what json_dumps writes for
+ * user_to_json's object with JSON_COMPACT.
+ */
+struct json_text {
+	char	*s;
+	size_t	 len;
+	size_t	 cap;
+};
+
+void	json_text_user(struct json_text *, const struct user *);
+void	json_text_append(struct json_text *, const char *, size_t);
+void	json_text_free(struct json_text *);
+
+/*
+ * A timestamp of the API: us microseconds since 1970-01-01 UTC as RFC
+ * 3339 UTC with microseconds, "2026-11-24T10:21:00.123456Z", written to
+ * buf (JSON_TIMESTAMP_LEN bytes at least, NUL included). Years 0..9999
+ * are written with 4 digits; outside them the text says what it can
+ * (never more than the buffer). Returns buf.
+ */
+#define JSON_TIMESTAMP_LEN	40
+char	*json_timestamp(long long us, char *buf, size_t len);
+
 #endif

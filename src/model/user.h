@@ -26,8 +26,8 @@ struct user {
 	int	 age;
 	int	 is_active;
 	int	 is_admin;
-	char	 created_at[40];	/* RFC 3339 UTC, microseconds */
-	char	 updated_at[40];
+	long long created_us;		/* microseconds since 1970-01-01 UTC */
+	long long updated_us;
 	long long version;		/* ETag */
 };
 

@@ -1,4 +1,4 @@
-/* userapi: the queries on users, logins and health: parameters in, structs out; no HTTP. */
+/* userapi: the queries on users, logins and health: parameters in, typed results out; no HTTP. */
 
 #include <sys/types.h>
 
@@ -8,116 +8,200 @@
 
 #include <kore/kore.h>
 
-#include <kore/kore.h>
-#include <kore/http.h>
-
 #include "assets.h"
+#include "auth/access.h"
 #include "db/db.h"
 #include "log.h"
 #include "model/user.h"
 #include "store/store.h"
 
-/*
- * How to read a result, per statement. Most answer rows of (outcome,
- * user columns...): see sql/users.sql.
- */
-#define READ_ONE	0	/* one user */
-#define READ_USERS	1	/* a list of users */
-#define READ_OUTCOME	2	/* just the outcome */
-#define READ_TEXT	3	/* outcome, then one value into text */
-#define READ_LOGIN	4	/* login_begin's row */
-#define READ_NOTHING	5	/* nothing to read */
-#define READ_SCHEMA	6	/* one value, no outcome column */
+/* The kinds of answer; each has its result shape and its columns. */
+enum store_kind {
+	KIND_USER,	/* struct store_user */
+	KIND_USERS,	/* struct store_users */
+	KIND_LOGIN,	/* struct store_login */
+	KIND_OUTCOME,	/* struct store_outcome */
+	KIND_SCHEMA	/* struct store_schema */
+};
 
-/* The lockout: this many logins of one account per window. */
+/* Columns of a user (sql/users.sql), by name. */
+enum { U_OUTCOME, U_ID, U_NAME, U_EMAIL, U_AGE, U_IS_ACTIVE, U_IS_ADMIN,
+	U_CREATED, U_UPDATED, U_VERSION, U_NCOLS };
+/* Columns of a login row (sql/auth.sql). */
+enum { L_ID, L_EMAIL, L_HASH, L_IS_ACTIVE, L_TOKEN_VERSION, L_LOCKED,
+	L_RETRY_AFTER, L_NCOLS };
+
+#define COLS_MAX	U_NCOLS
+
+static const char *const kind_columns[][COLS_MAX + 1] = {
+	[KIND_USER] = { "outcome", "id", "name", "email", "age",
+	    "is_active", "is_admin", "created_us", "updated_us", "version",
+	    NULL },
+	[KIND_USERS] = { "outcome", "id", "name", "email", "age",
+	    "is_active", "is_admin", "created_us", "updated_us", "version",
+	    NULL },
+	[KIND_LOGIN] = { "id", "email", "password_hash", "is_active",
+	    "token_version", "locked", "retry_after", NULL },
+	[KIND_OUTCOME] = { "outcome", NULL },
+	[KIND_SCHEMA] = { "version", NULL },
+};
+
+/*
+ * A statement of sql/ and how to read its answer. The column numbers are
+ * looked up by name (PQfnumber) in the statement's first answer with
+ * rows, in each worker; later answers only have their column count
+ * compared, since a prepared statement's columns never change.
+ */
+struct store_stmt {
+	const char	*name;
+	enum store_kind	 kind;
+	int		 id;		/* db_stmt() */
+	int		 nfields;	/* -1 until the columns were looked up */
+	int		 col[COLS_MAX];
+};
+
+enum {
+	S_USER_CREATE, S_USER_ME, S_USER_GET, S_USER_LIST, S_USER_LIST_EMAIL,
+	S_USER_REPLACE, S_USER_PATCH, S_USER_DELETE, S_LOGIN_BEGIN,
+	S_LOGIN_RESET, S_PASSWORD_BEGIN, S_PASSWORD_SET, S_SCHEMA_VERSION,
+	S_COUNT
+};
+
+static struct store_stmt stmts[S_COUNT] = {
+	[S_USER_CREATE] = { "user_create", KIND_USER, -1, -1, { 0 } },
+	[S_USER_ME] = { "user_me", KIND_USER, -1, -1, { 0 } },
+	[S_USER_GET] = { "user_get", KIND_USER, -1, -1, { 0 } },
+	[S_USER_LIST] = { "user_list", KIND_USERS, -1, -1, { 0 } },
+	[S_USER_LIST_EMAIL] = { "user_list_email", KIND_USERS, -1, -1, { 0 } },
+	[S_USER_REPLACE] = { "user_replace", KIND_USER, -1, -1, { 0 } },
+	[S_USER_PATCH] = { "user_patch", KIND_USER, -1, -1, { 0 } },
+	[S_USER_DELETE] = { "user_delete", KIND_OUTCOME, -1, -1, { 0 } },
+	[S_LOGIN_BEGIN] = { "login_begin", KIND_LOGIN, -1, -1, { 0 } },
+	[S_LOGIN_RESET] = { "login_reset", KIND_OUTCOME, -1, -1, { 0 } },
+	[S_PASSWORD_BEGIN] = { "password_begin", KIND_LOGIN, -1, -1, { 0 } },
+	[S_PASSWORD_SET] = { "password_set", KIND_OUTCOME, -1, -1, { 0 } },
+	[S_SCHEMA_VERSION] = { "schema_version", KIND_SCHEMA, -1, -1, { 0 } },
+};
+
+/*
+ * The lockout, as login_begin and password_begin bind it: this many
+ * logins (and password-change tries) of one account per window.
+ */
 #define LOGIN_ATTEMPTS	"5"
 #define LOGIN_WINDOW	"15 minutes"
 
-struct store_call {
-	store_cb	 cb;
-	void		*arg;
-	int		 how;
+/* A query in flight: its statement, its callback, the db's handle. */
+struct store_query {
+	struct store_stmt	*stmt;
+	struct db_query		*q;
+	void			*arg;
+	union {
+		store_user_cb		 user;
+		store_users_cb		 users;
+		store_login_cb		 login;
+		store_outcome_cb	 outcome;
+		store_schema_cb		 schema;
+	} cb;
 };
 
-static struct db_query	*store_run(int, int, const char * const *, int,
-			    store_cb, void *);
+static struct store_query *store_new(int, void *);
+static struct store_query *store_start(struct store_query *, int,
+			    const char * const *);
 static void		 store_done(void *, struct db_result *);
-static void		 store_read(struct store_call *, PGresult *,
-			    struct store_reply *);
+static void		 store_answer(struct store_query *, PGresult *,
+			    enum store_status);
+static enum store_status store_status_of(const struct db_result *);
+static int		 store_columns(struct store_stmt *, PGresult *);
 static enum store_status store_outcome(const char *);
-static int		 store_read_user(PGresult *, int, int, struct user *);
-static void		 store_read_login(PGresult *, struct store_login *);
+static enum store_status store_row_outcome(struct store_stmt *, PGresult *);
+static void		 store_answer_user(struct store_query *, PGresult *,
+			    enum store_status);
+static void		 store_answer_users(struct store_query *, PGresult *,
+			    enum store_status);
+static void		 store_answer_login(struct store_query *, PGresult *,
+			    enum store_status);
+static void		 store_answer_outcome(struct store_query *, PGresult *,
+			    enum store_status);
+static void		 store_answer_schema(struct store_query *, PGresult *,
+			    enum store_status);
+static void		 store_read_user(struct store_stmt *, PGresult *, int,
+			    struct user *);
+static long long	 store_ll(PGresult *, int, int);
 static const char	*store_age(const struct user_input *, char *, size_t);
 static const char	*store_versions(const char *);
-
-static int	st_user_create, st_user_me, st_user_get, st_user_list;
-static int	st_user_replace, st_user_patch, st_user_delete;
-static int	st_schema_version, st_login_begin, st_login_reset;
-static int	st_password_current, st_password_set;
 
 void
 store_load(void)
 {
+	size_t	i;
+
 	db_statements_add((const char *)asset_users_sql);
 	db_statements_add((const char *)asset_health_sql);
 	db_statements_add((const char *)asset_auth_sql);
 
-	st_user_create = db_stmt("user_create");
-	st_user_me = db_stmt("user_me");
-	st_login_begin = db_stmt("login_begin");
-	st_login_reset = db_stmt("login_reset");
-	st_password_current = db_stmt("password_current");
-	st_password_set = db_stmt("password_set");
-	st_user_get = db_stmt("user_get");
-	st_user_list = db_stmt("user_list");
-	st_user_replace = db_stmt("user_replace");
-	st_user_patch = db_stmt("user_patch");
-	st_user_delete = db_stmt("user_delete");
-	st_schema_version = db_stmt("schema_version");
+	for (i = 0; i < S_COUNT; i++)
+		stmts[i].id = db_stmt(stmts[i].name);
 }
 
-struct db_query *
-user_store_create(const struct user_input *in, const char *hash,
-    store_cb cb, void *arg)
+void
+store_cancel(struct store_query *sq)
 {
-	const char	*p[4];
-	char		 age[16];
+	/* store_done runs later with cancelled set, and frees sq. */
+	db_cancel(sq->q);
+}
+
+struct store_query *
+user_store_create(const struct user_input *in, const char *hash,
+    store_user_cb cb, void *arg)
+{
+	struct store_query	*sq;
+	const char		*p[4];
+	char			 age[16];
 
 	p[0] = in->name;
 	p[1] = in->email;
 	p[2] = store_age(in, age, sizeof(age));
 	p[3] = hash;
-	return (store_run(st_user_create, 4, p, READ_ONE, cb, arg));
+	sq = store_new(S_USER_CREATE, arg);
+	sq->cb.user = cb;
+	return (store_start(sq, 4, p));
 }
 
-struct db_query *
-user_store_me(const struct caller *c, store_cb cb, void *arg)
+struct store_query *
+user_store_me(const struct caller *c, store_user_cb cb, void *arg)
 {
-	const char	*p[2];
+	struct store_query	*sq;
+	const char		*p[2];
 
 	p[0] = c->id;
 	p[1] = c->tv;
-	return (store_run(st_user_me, 2, p, READ_ONE, cb, arg));
+	sq = store_new(S_USER_ME, arg);
+	sq->cb.user = cb;
+	return (store_start(sq, 2, p));
 }
 
-struct db_query *
-user_store_get(const struct caller *c, const char *id, store_cb cb,
+struct store_query *
+user_store_get(const struct caller *c, const char *id, store_user_cb cb,
     void *arg)
 {
-	const char	*p[3];
+	struct store_query	*sq;
+	const char		*p[3];
 
 	p[0] = c->id;
 	p[1] = c->tv;
 	p[2] = id;
-	return (store_run(st_user_get, 3, p, READ_ONE, cb, arg));
+	sq = store_new(S_USER_GET, arg);
+	sq->cb.user = cb;
+	return (store_start(sq, 3, p));
 }
 
-struct db_query *
+struct store_query *
 user_store_list(const struct caller *c, long long skip, long long limit,
-    const char *email, store_cb cb, void *arg)
+    const char *email, store_users_cb cb, void *arg)
 {
-	const char	*p[5];
-	char		 s[24], l[24];
+	struct store_query	*sq;
+	const char		*p[5];
+	char			 s[24], l[24];
 
 	(void)snprintf(s, sizeof(s), "%lld", skip);
 	(void)snprintf(l, sizeof(l), "%lld", limit);
@@ -126,15 +210,19 @@ user_store_list(const struct caller *c, long long skip, long long limit,
 	p[2] = s;
 	p[3] = l;
 	p[4] = email;
-	return (store_run(st_user_list, 5, p, READ_USERS, cb, arg));
+	sq = store_new(email == NULL ? S_USER_LIST : S_USER_LIST_EMAIL, arg);
+	sq->cb.users = cb;
+	return (store_start(sq, email == NULL ? 4 : 5, p));
 }
 
-struct db_query *
+struct store_query *
 user_store_replace(const struct caller *c, const char *id,
-    const struct user_input *in, const char *versions, store_cb cb, void *arg)
+    const struct user_input *in, const char *versions, store_user_cb cb,
+    void *arg)
 {
-	const char	*p[7];
-	char		 age[16];
+	struct store_query	*sq;
+	const char		*p[7];
+	char			 age[16];
 
 	p[0] = c->id;
 	p[1] = c->tv;
@@ -143,15 +231,19 @@ user_store_replace(const struct caller *c, const char *id,
 	p[4] = in->email;
 	p[5] = store_age(in, age, sizeof(age));
 	p[6] = store_versions(versions);
-	return (store_run(st_user_replace, 7, p, READ_ONE, cb, arg));
+	sq = store_new(S_USER_REPLACE, arg);
+	sq->cb.user = cb;
+	return (store_start(sq, 7, p));
 }
 
-struct db_query *
+struct store_query *
 user_store_patch(const struct caller *c, const char *id,
-    const struct user_input *in, const char *versions, store_cb cb, void *arg)
+    const struct user_input *in, const char *versions, store_user_cb cb,
+    void *arg)
 {
-	const char	*p[10];
-	char		 age[16];
+	struct store_query	*sq;
+	const char		*p[10];
+	char			 age[16];
 
 	p[0] = c->id;
 	p[1] = c->tv;
@@ -166,68 +258,91 @@ user_store_patch(const struct caller *c, const char *id,
 	p[8] = (in->fields & USER_F_IS_ADMIN) ?
 	    (in->is_admin ? "true" : "false") : NULL;
 	p[9] = store_versions(versions);
-	return (store_run(st_user_patch, 10, p, READ_ONE, cb, arg));
+	sq = store_new(S_USER_PATCH, arg);
+	sq->cb.user = cb;
+	return (store_start(sq, 10, p));
 }
 
-struct db_query *
+struct store_query *
 user_store_delete(const struct caller *c, const char *id,
-    const char *versions, store_cb cb, void *arg)
+    const char *versions, store_outcome_cb cb, void *arg)
 {
-	const char	*p[4];
+	struct store_query	*sq;
+	const char		*p[4];
 
 	p[0] = c->id;
 	p[1] = c->tv;
 	p[2] = id;
 	p[3] = store_versions(versions);
-	return (store_run(st_user_delete, 4, p, READ_OUTCOME, cb, arg));
+	sq = store_new(S_USER_DELETE, arg);
+	sq->cb.outcome = cb;
+	return (store_start(sq, 4, p));
 }
 
-struct db_query *
-login_store_begin(const char *email, store_cb cb, void *arg)
+struct store_query *
+login_store_begin(const char *email, store_login_cb cb, void *arg)
 {
-	const char	*p[3];
+	struct store_query	*sq;
+	const char		*p[3];
 
 	p[0] = email;
 	p[1] = LOGIN_WINDOW;
 	p[2] = LOGIN_ATTEMPTS;
-	return (store_run(st_login_begin, 3, p, READ_LOGIN, cb, arg));
+	sq = store_new(S_LOGIN_BEGIN, arg);
+	sq->cb.login = cb;
+	return (store_start(sq, 3, p));
 }
 
-struct db_query *
-login_store_reset(const char *email, store_cb cb, void *arg)
+struct store_query *
+login_store_reset(const char *email, store_outcome_cb cb, void *arg)
 {
-	const char	*p[1];
+	struct store_query	*sq;
+	const char		*p[1];
 
 	p[0] = email;
-	return (store_run(st_login_reset, 1, p, READ_NOTHING, cb, arg));
+	sq = store_new(S_LOGIN_RESET, arg);
+	sq->cb.outcome = cb;
+	return (store_start(sq, 1, p));
 }
 
-struct db_query *
-password_store_current(const struct caller *c, store_cb cb, void *arg)
+struct store_query *
+password_store_begin(const struct caller *c, store_login_cb cb, void *arg)
 {
-	const char	*p[2];
+	struct store_query	*sq;
+	const char		*p[4];
 
 	p[0] = c->id;
 	p[1] = c->tv;
-	return (store_run(st_password_current, 2, p, READ_TEXT, cb, arg));
+	p[2] = LOGIN_WINDOW;
+	p[3] = LOGIN_ATTEMPTS;
+	sq = store_new(S_PASSWORD_BEGIN, arg);
+	sq->cb.login = cb;
+	return (store_start(sq, 4, p));
 }
 
-struct db_query *
-password_store_set(const struct caller *c, const char *hash, store_cb cb,
-    void *arg)
+struct store_query *
+password_store_set(const struct caller *c, const char *hash,
+    store_outcome_cb cb, void *arg)
 {
-	const char	*p[3];
+	struct store_query	*sq;
+	const char		*p[3];
 
 	p[0] = c->id;
 	p[1] = c->tv;
 	p[2] = hash;
-	return (store_run(st_password_set, 3, p, READ_OUTCOME, cb, arg));
+	sq = store_new(S_PASSWORD_SET, arg);
+	sq->cb.outcome = cb;
+	return (store_start(sq, 3, p));
 }
 
-struct db_query *
-health_store_schema(store_cb cb, void *arg)
+struct store_query *
+health_store_schema(store_schema_cb cb, void *arg)
 {
-	return (store_run(st_schema_version, 0, NULL, READ_SCHEMA, cb, arg));
+	struct store_query	*sq;
+
+	sq = store_new(S_SCHEMA_VERSION, arg);
+	sq->cb.schema = cb;
+	return (store_start(sq, 0, NULL));
 }
 
 static const char *
@@ -246,125 +361,129 @@ store_versions(const char *versions)
 	return (versions[0] == '\0' ? NULL : versions);
 }
 
-static struct db_query *
-store_run(int stmt, int n, const char * const *p, int how, store_cb cb,
-    void *arg)
+/* A query of statement s for arg; the caller sets its callback. */
+static struct store_query *
+store_new(int s, void *arg)
 {
-	struct store_call	*call;
+	struct store_query	*sq;
 
-	if ((call = malloc(sizeof(*call))) == NULL)
+	if ((sq = calloc(1, sizeof(*sq))) == NULL)
 		abort();
-	call->cb = cb;
-	call->arg = arg;
-	call->how = how;
-	return (db_run(stmt, n, p, store_done, call));
+	sq->stmt = &stmts[s];
+	sq->arg = arg;
+	return (sq);
+}
+
+/*
+ * Send it with n text parameters (copied by db_run); returns sq. The
+ * answer comes on a later turn of the loop, never from inside db_run.
+ */
+static struct store_query *
+store_start(struct store_query *sq, int n, const char * const *p)
+{
+	sq->q = db_run(sq->stmt->id, n, p, store_done, sq);
+	return (sq);
 }
 
 static void
 store_done(void *arg, struct db_result *r)
 {
-	struct store_call	*call = arg;
-	struct store_reply	 reply;
-	size_t			 i;
+	struct store_query	*sq = arg;
+	enum store_status	 status;
+	PGresult		*res;
 
-	if (r->cancelled || call->cb == NULL) {
-		free(call);
+	if (r->cancelled) {
+		free(sq);
 		return;
 	}
 
-	memset(&reply, 0, sizeof(reply));
+	res = NULL;
+	if ((status = store_status_of(r)) == STORE_OK) {
+		res = r->res;
+		if (store_columns(sq->stmt, res) == -1)
+			status = STORE_ERROR;
+	}
+	store_answer(sq, res, status);
+	free(sq);
+}
+
+/* Pass the answer to the callback of sq's kind (res NULL unless OK). */
+static void
+store_answer(struct store_query *sq, PGresult *res, enum store_status status)
+{
+	switch (sq->stmt->kind) {
+	case KIND_USER:
+		store_answer_user(sq, res, status);
+		break;
+	case KIND_USERS:
+		store_answer_users(sq, res, status);
+		break;
+	case KIND_LOGIN:
+		store_answer_login(sq, res, status);
+		break;
+	case KIND_OUTCOME:
+		store_answer_outcome(sq, res, status);
+		break;
+	case KIND_SCHEMA:
+		store_answer_schema(sq, res, status);
+		break;
+	}
+}
+
+static enum store_status
+store_status_of(const struct db_result *r)
+{
 	switch (r->status) {
 	case DB_OK:
-		reply.status = STORE_OK;
-		store_read(call, r->res, &reply);
-		break;
+		return (STORE_OK);
 	case DB_UNIQUE:
-		reply.status = STORE_DUPLICATE;
-		break;
+		return (STORE_DUPLICATE);
 	case DB_UNAVAILABLE:
 	case DB_BUSY:
-		reply.status = STORE_UNAVAILABLE;
-		break;
+		return (STORE_UNAVAILABLE);
 	case DB_TIMEOUT:
-		reply.status = STORE_TIMEOUT;
-		break;
+		return (STORE_TIMEOUT);
 	case DB_CHECK:
 		log_error("constraint %s refused a write the service "
 		    "accepted", r->constraint ? r->constraint : "?");
-		reply.status = STORE_ERROR;
-		break;
+		return (STORE_ERROR);
 	default:
-		reply.status = STORE_ERROR;
-		break;
+		return (STORE_ERROR);
 	}
-
-	call->cb(call->arg, &reply);
-
-	for (i = 0; i < reply.n; i++)
-		user_free(&reply.users[i]);
-	free(reply.users);
-	free(call);
 }
 
-/* Read an answer per call->how into reply (status already STORE_OK). */
-static void
-store_read(struct store_call *call, PGresult *res, struct store_reply *reply)
+/*
+ * Check res's columns against its statement's kind: by name the first
+ * time, then by count. A statement without result columns (login_reset)
+ * has nothing to check. Returns 0, or -1 (logged).
+ */
+static int
+store_columns(struct store_stmt *st, PGresult *res)
 {
-	int	i, rows;
+	const char *const	*names;
+	int			 i, nf;
 
-	rows = PQntuples(res);
-	switch (call->how) {
-	case READ_NOTHING:
-		return;
-	case READ_SCHEMA:
-		if (rows > 0)
-			(void)snprintf(reply->text, sizeof(reply->text), "%s",
-			    PQgetvalue(res, 0, 0));
-		return;
-	case READ_LOGIN:
-		if (rows != 1 || PQnfields(res) != 7) {
-			reply->status = STORE_ERROR;
-			return;
+	nf = PQnfields(res);
+	if (nf == 0 && st->kind == KIND_OUTCOME)
+		return (0);
+	if (st->nfields != -1) {
+		if (nf == st->nfields)
+			return (0);
+		log_error("statement %s answered %d columns, not %d",
+		    st->name, nf, st->nfields);
+		return (-1);
+	}
+
+	names = kind_columns[st->kind];
+	for (i = 0; names[i] != NULL; i++) {
+		if ((st->col[i] = PQfnumber(res, names[i])) == -1) {
+			log_error("statement %s answers no column %s",
+			    st->name, names[i]);
+			return (-1);
 		}
-		store_read_login(res, &reply->login);
-		return;
-	default:
-		break;
 	}
-
-	/* The first row's outcome speaks for all: see sql/users.sql. */
-	if (rows == 0) {
-		reply->status = call->how == READ_USERS ? STORE_OK :
-		    STORE_NOT_FOUND;
-		return;
-	}
-	if ((reply->status = store_outcome(PQgetvalue(res, 0, 0))) !=
-	    STORE_OK)
-		return;
-
-	switch (call->how) {
-	case READ_TEXT:
-		if (PQnfields(res) > 1)
-			(void)snprintf(reply->text, sizeof(reply->text), "%s",
-			    PQgetvalue(res, 0, 1));
-		break;
-	case READ_ONE:
-	case READ_USERS:
-		if ((reply->users = calloc((size_t)rows,
-		    sizeof(struct user))) == NULL)
-			abort();
-		for (i = 0; i < rows; i++) {
-			if (store_read_user(res, i, 1,
-			    &reply->users[reply->n]) == -1) {
-				reply->status = STORE_ERROR;
-				return;
-			}
-			reply->n++;
-		}
-		break;
-	default:
-		break;
-	}
+	st->nfields = nf;
+	return (0);
 }
 
 static enum store_status
@@ -372,8 +491,6 @@ store_outcome(const char *v)
 {
 	if (!strcmp(v, "ok"))
 		return (STORE_OK);
-	if (!strcmp(v, "unauthorized"))
-		return (STORE_UNAUTHORIZED);
 	if (!strcmp(v, "forbidden"))
 		return (STORE_FORBIDDEN);
 	if (!strcmp(v, "missing"))
@@ -384,48 +501,147 @@ store_outcome(const char *v)
 	return (STORE_ERROR);
 }
 
-/* login_begin: id, email, hash, is_active, token_version, locked, retry. */
-static void
-store_read_login(PGresult *res, struct store_login *l)
+/* No row: the caller's token is no longer valid; else the first row's. */
+static enum store_status
+store_row_outcome(struct store_stmt *st, PGresult *res)
 {
-	l->found = !PQgetisnull(res, 0, 0);
-	(void)snprintf(l->id, sizeof(l->id), "%s", PQgetvalue(res, 0, 0));
-	(void)snprintf(l->email, sizeof(l->email), "%s",
-	    PQgetvalue(res, 0, 1));
-	(void)snprintf(l->hash, sizeof(l->hash), "%s", PQgetvalue(res, 0, 2));
-	l->is_active = PQgetvalue(res, 0, 3)[0] == 't';
-	l->token_version = strtoll(PQgetvalue(res, 0, 4), NULL, 10);
-	l->locked = PQgetvalue(res, 0, 5)[0] == 't';
-	l->retry_after = strtoll(PQgetvalue(res, 0, 6), NULL, 10);
+	if (PQntuples(res) == 0)
+		return (STORE_UNAUTHORIZED);
+	return (store_outcome(PQgetvalue(res, 0, st->col[U_OUTCOME])));
 }
 
-/* Columns from col: id, name, email, age, is_active, is_admin, created, updated, version. */
-static int
-store_read_user(PGresult *res, int row, int col, struct user *u)
+static void
+store_answer_user(struct store_query *sq, PGresult *res,
+    enum store_status status)
 {
-	const char	*v;
+	struct store_user	a;
+
+	memset(&a, 0, sizeof(a));
+	if (status == STORE_OK &&
+	    (status = store_row_outcome(sq->stmt, res)) == STORE_OK)
+		store_read_user(sq->stmt, res, 0, &a.user);
+	a.status = status;
+	sq->cb.user(sq->arg, &a);
+	user_free(&a.user);
+}
+
+/*
+ * user_list: one row per user; a single row without id is an empty page
+ * (the caller's row joined to nothing).
+ */
+static void
+store_answer_users(struct store_query *sq, PGresult *res,
+    enum store_status status)
+{
+	struct store_users	a;
+	size_t			i;
+	int			rows;
+
+	memset(&a, 0, sizeof(a));
+	if (status == STORE_OK &&
+	    (status = store_row_outcome(sq->stmt, res)) == STORE_OK) {
+		rows = PQntuples(res);
+		if (PQgetisnull(res, 0, sq->stmt->col[U_ID]))
+			rows = 0;
+		if (rows > 0 && (a.users = calloc((size_t)rows,
+		    sizeof(*a.users))) == NULL)
+			abort();
+		for (a.n = 0; a.n < (size_t)rows; a.n++)
+			store_read_user(sq->stmt, res, (int)a.n,
+			    &a.users[a.n]);
+	}
+	a.status = status;
+	sq->cb.users(sq->arg, &a);
+	for (i = 0; i < a.n; i++)
+		user_free(&a.users[i]);
+	free(a.users);
+}
+
+/* login_begin (always one row), password_begin (no row: 401). */
+static void
+store_answer_login(struct store_query *sq, PGresult *res,
+    enum store_status status)
+{
+	struct store_login	 a;
+	const int		*col = sq->stmt->col;
+
+	memset(&a, 0, sizeof(a));
+	if (status == STORE_OK && PQntuples(res) == 0)
+		status = STORE_UNAUTHORIZED;
+	if (status == STORE_OK) {
+		a.found = !PQgetisnull(res, 0, col[L_ID]);
+		(void)snprintf(a.id, sizeof(a.id), "%s",
+		    PQgetvalue(res, 0, col[L_ID]));
+		(void)snprintf(a.email, sizeof(a.email), "%s",
+		    PQgetvalue(res, 0, col[L_EMAIL]));
+		(void)snprintf(a.hash, sizeof(a.hash), "%s",
+		    PQgetvalue(res, 0, col[L_HASH]));
+		a.is_active = PQgetvalue(res, 0, col[L_IS_ACTIVE])[0] == 't';
+		a.token_version = store_ll(res, 0, col[L_TOKEN_VERSION]);
+		a.locked = PQgetvalue(res, 0, col[L_LOCKED])[0] == 't';
+		a.retry_after = store_ll(res, 0, col[L_RETRY_AFTER]);
+	}
+	a.status = status;
+	sq->cb.login(sq->arg, &a);
+	explicit_bzero(&a, sizeof(a));
+}
+
+/* A statement without result columns succeeded when it ran. */
+static void
+store_answer_outcome(struct store_query *sq, PGresult *res,
+    enum store_status status)
+{
+	struct store_outcome	a;
+
+	if (status == STORE_OK && PQnfields(res) > 0)
+		status = store_row_outcome(sq->stmt, res);
+	a.status = status;
+	sq->cb.outcome(sq->arg, &a);
+}
+
+static void
+store_answer_schema(struct store_query *sq, PGresult *res,
+    enum store_status status)
+{
+	struct store_schema	a;
+
+	memset(&a, 0, sizeof(a));
+	if (status == STORE_OK && PQntuples(res) == 1)
+		(void)snprintf(a.version, sizeof(a.version), "%s",
+		    PQgetvalue(res, 0, sq->stmt->col[0]));
+	else if (status == STORE_OK)
+		status = STORE_ERROR;
+	a.status = status;
+	sq->cb.schema(sq->arg, &a);
+}
+
+/* Row row of res as a user, by the statement's columns. */
+static void
+store_read_user(struct store_stmt *st, PGresult *res, int row,
+    struct user *u)
+{
+	const int	*col = st->col;
 
 	memset(u, 0, sizeof(*u));
-	if (PQnfields(res) < col + 9)
-		return (-1);
-
-	(void)snprintf(u->id, sizeof(u->id), "%s", PQgetvalue(res, row, col));
-	if ((u->name = strdup(PQgetvalue(res, row, col + 1))) == NULL ||
-	    (u->email = strdup(PQgetvalue(res, row, col + 2))) == NULL)
+	(void)snprintf(u->id, sizeof(u->id), "%s",
+	    PQgetvalue(res, row, col[U_ID]));
+	if ((u->name = strdup(PQgetvalue(res, row, col[U_NAME]))) == NULL ||
+	    (u->email = strdup(PQgetvalue(res, row, col[U_EMAIL]))) == NULL)
 		abort();
-	if (PQgetisnull(res, row, col + 3)) {
+	if (PQgetisnull(res, row, col[U_AGE])) {
 		u->age_null = 1;
 	} else {
-		u->age = atoi(PQgetvalue(res, row, col + 3));
+		u->age = (int)store_ll(res, row, col[U_AGE]);
 	}
-	v = PQgetvalue(res, row, col + 4);
-	u->is_active = v[0] == 't';
-	v = PQgetvalue(res, row, col + 5);
-	u->is_admin = v[0] == 't';
-	(void)snprintf(u->created_at, sizeof(u->created_at), "%s",
-	    PQgetvalue(res, row, col + 6));
-	(void)snprintf(u->updated_at, sizeof(u->updated_at), "%s",
-	    PQgetvalue(res, row, col + 7));
-	u->version = strtoll(PQgetvalue(res, row, col + 8), NULL, 10);
-	return (0);
+	u->is_active = PQgetvalue(res, row, col[U_IS_ACTIVE])[0] == 't';
+	u->is_admin = PQgetvalue(res, row, col[U_IS_ADMIN])[0] == 't';
+	u->created_us = store_ll(res, row, col[U_CREATED]);
+	u->updated_us = store_ll(res, row, col[U_UPDATED]);
+	u->version = store_ll(res, row, col[U_VERSION]);
+}
+
+static long long
+store_ll(PGresult *res, int row, int col)
+{
+	return (strtoll(PQgetvalue(res, row, col), NULL, 10));
 }

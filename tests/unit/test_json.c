@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 #include <jansson.h>
@@ -817,8 +818,8 @@ test_user_to_json(void **state)
 	u.age = 41;
 	u.is_active = 1;
 	u.is_admin = 0;
-	(void)strcpy(u.created_at, "2026-11-24T10:21:00.123456Z");
-	(void)strcpy(u.updated_at, "2026-11-24T10:22:00.000001Z");
+	u.created_us = 1795515660123456LL;	/* 2026-11-24T10:21:00.123456Z */
+	u.updated_us = 1795515720000001LL;
 	u.version = 7;
 
 	s = dump(user_to_json(&u));
@@ -850,6 +851,142 @@ test_user_to_json(void **state)
 	    "\"is_admin\":true,\"created_at\":\"2026-11-24T10:21:00.123456Z\","
 	    "\"updated_at\":\"2026-11-24T10:22:00.000001Z\"}");
 	free(s);
+}
+
+/* --- json_timestamp ------------------------------------------------------ */
+
+static void
+expect_timestamp(long long us, const char *want)
+{
+	char	buf[JSON_TIMESTAMP_LEN];
+
+	if (strcmp(json_timestamp(us, buf, sizeof(buf)), want) != 0)
+		fail_msg("%lld: want %s got %s", us, want, buf);
+}
+
+static void
+test_timestamp(void **state)
+{
+	expect_timestamp(0, "1970-01-01T00:00:00.000000Z");
+	expect_timestamp(1, "1970-01-01T00:00:00.000001Z");
+	expect_timestamp(-1, "1969-12-31T23:59:59.999999Z");
+	expect_timestamp(-1000000, "1969-12-31T23:59:59.000000Z");
+	expect_timestamp(-1000001, "1969-12-31T23:59:58.999999Z");
+	expect_timestamp(1795515660123456LL, "2026-11-24T10:21:00.123456Z");
+	/* Leap days: 2000 is a leap year, 1900 and 2100 are not. */
+	expect_timestamp(951782400000000LL, "2000-02-29T00:00:00.000000Z");
+	expect_timestamp(951868799999999LL, "2000-02-29T23:59:59.999999Z");
+	expect_timestamp(-2203891200000000LL, "1900-03-01T00:00:00.000000Z");
+	expect_timestamp(4107542400000000LL, "2100-03-01T00:00:00.000000Z");
+	expect_timestamp(4107542399999999LL, "2100-02-28T23:59:59.999999Z");
+	/* PostgreSQL's epoch, and the ends of four-digit years. */
+	expect_timestamp(946684800000000LL, "2000-01-01T00:00:00.000000Z");
+	expect_timestamp(-62135596800000000LL, "0001-01-01T00:00:00.000000Z");
+	expect_timestamp(253402300799999999LL, "9999-12-31T23:59:59.999999Z");
+}
+
+/* Every day of years 1..9999 (and a second of each) agrees with gmtime_r. */
+static void
+test_timestamp_gmtime(void **state)
+{
+	char		 buf[JSON_TIMESTAMP_LEN], want[64];
+	struct tm	 tm;
+	time_t		 t;
+	long long	 us, frac;
+
+	for (t = -62135596800LL; t <= 253402300799LL; t += 86400 + 7919) {
+		frac = ((long long)t % 1000000 + 1000000) % 1000000;
+		us = (long long)t * 1000000 + frac;
+		if (gmtime_r(&t, &tm) == NULL)
+			fail_msg("gmtime_r failed on %lld", (long long)t);
+		(void)snprintf(want, sizeof(want),
+		    "%04d-%02d-%02dT%02d:%02d:%02d.%06lldZ", tm.tm_year + 1900,
+		    tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
+		    tm.tm_sec, frac);
+		if (strcmp(json_timestamp(us, buf, sizeof(buf)), want) != 0)
+			fail_msg("%lld: want %s got %s", us, want, buf);
+	}
+}
+
+/* json_text_user writes exactly what jansson writes for user_to_json. */
+static void
+expect_same_text(const struct user *u)
+{
+	struct json_text	 t;
+	char			*want;
+
+	memset(&t, 0, sizeof(t));
+	want = dump(user_to_json(u));
+	json_text_user(&t, u);
+	assert_non_null(t.s);
+	assert_int_equal(t.len, strlen(t.s));
+	if (strcmp(t.s, want) != 0)
+		fail_msg("want %s\n got %s", want, t.s);
+	free(want);
+	json_text_free(&t);
+}
+
+static void
+test_user_text(void **state)
+{
+	struct user	 u;
+	char		 name[200];
+	int		 i;
+
+	memset(&u, 0, sizeof(u));
+	(void)strcpy(u.id, "0190a6b2-3c4d-7e8f-9a0b-1c2d3e4f5a6b");
+	u.name = strdup("Zo\xc3\xab \"Z\" \\ / \xe2\x80\xa8 \xf0\x9f\x98\x80");
+	u.email = strdup("zoe@example.com");
+	u.age = 41;
+	u.is_active = 1;
+	u.created_us = 1795515660123456LL;
+	u.updated_us = -1;
+	expect_same_text(&u);
+
+	/* Every ASCII byte, control characters included. */
+	for (i = 1; i < 128; i++)
+		name[i - 1] = (char)i;
+	name[127] = '\0';
+	free(u.name);
+	u.name = strdup(name);
+	u.age_null = 1;
+	u.is_admin = 1;
+	expect_same_text(&u);
+
+	/* Missing strings are null, as in user_to_json. */
+	user_free(&u);
+	expect_same_text(&u);
+
+	/* A page: the text grows past its first allocation. */
+	{
+		struct json_text	t;
+
+		memset(&t, 0, sizeof(t));
+		u.name = strdup("n");
+		u.email = strdup("e@x.io");
+		json_text_append(&t, "[", 1);
+		for (i = 0; i < 100; i++) {
+			if (i > 0)
+				json_text_append(&t, ",", 1);
+			json_text_user(&t, &u);
+		}
+		json_text_append(&t, "]", 1);
+		assert_int_equal(t.len, strlen(t.s));
+		assert_true(t.len > 100 * 200);
+		assert_int_equal(t.s[t.len - 1], ']');
+		json_text_free(&t);
+		user_free(&u);
+	}
+}
+
+/* A short buffer is never overrun: the text is cut. */
+static void
+test_timestamp_short(void **state)
+{
+	char	buf[11];
+
+	assert_string_equal(json_timestamp(1795515660123456LL, buf,
+	    sizeof(buf)), "2026-11-24");
 }
 
 /* Parse, decode, answer: the 422 body a client sees. */
@@ -903,6 +1040,10 @@ main(void)
 		cmocka_unit_test(test_errs_not_empty),
 		cmocka_unit_test(test_deep_values),
 		cmocka_unit_test(test_user_to_json),
+		cmocka_unit_test(test_timestamp),
+		cmocka_unit_test(test_timestamp_gmtime),
+		cmocka_unit_test(test_timestamp_short),
+		cmocka_unit_test(test_user_text),
 		cmocka_unit_test(test_round_trip),
 	};
 
