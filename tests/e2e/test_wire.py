@@ -9,7 +9,9 @@ more than RSS_SLACK.
 
 import json
 import os
+import shutil
 import socket
+import subprocess
 import time
 
 import pytest
@@ -562,6 +564,36 @@ def test_main_instance_answers_pipelined_requests(main_service):
     got = answers(main_service, data, 3)
     assert [(s, h["x-request-id"]) for s, h, _ in got] == [
         (200, "main-1"), (422, "main-2"), (200, "main-3")]
+
+
+def test_kore_source_rebuilt_and_broken_patch_named(tmp_path):
+    """make kore-source in a copy of the Makefile and the series: patches
+    once, again only when a patch changes, and a patch that does not
+    apply stops it with an error naming the patch."""
+    top = os.path.dirname(os.path.dirname(os.path.dirname(
+        os.path.abspath(__file__))))
+    shutil.copy(os.path.join(top, "Makefile"), tmp_path / "Makefile")
+    shutil.copytree(os.path.join(top, "patches"), tmp_path / "patches")
+
+    def make():
+        return subprocess.run(["make", "-s", "kore-source"], cwd=tmp_path,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                              text=True, timeout=120)
+
+    first = make()
+    assert first.returncode == 0 and "patched Kore" in first.stdout, first.stdout
+    again = make()
+    assert again.returncode == 0 and "patched Kore" not in again.stdout
+    victim = sorted((tmp_path / "patches" / "kore").glob("*.patch"))[0]
+    text = victim.read_text()
+    # A context line that Debian's sources do not have.
+    i = text.index("\n \t", text.index("\n@@ "))
+    victim.write_text(text[:i + 3] + "/* not in kore */" + text[i + 3:])
+    time.sleep(1.1)			# a newer mtime than the stamp
+    broken = make()
+    assert broken.returncode != 0, broken.stdout
+    assert "error: patches/kore/%s does not apply" % victim.name in broken.stdout
+    assert not (tmp_path / ".build" / "kore.new").exists()
 
 
 def test_patched_kore_is_the_one_built():
