@@ -248,6 +248,30 @@ def test_slow_requests_pipelined_with_fast_ones(same_worker):
         (401, "slow-4"), (404, "slow-5")]
 
 
+def test_pipelined_requests_of_a_client_that_never_reads(same_worker):
+    """Thousands of requests for a large document in one go, and no
+    answer ever read: the worker answers the next request only once the
+    previous answer is handed to the kernel, so what it holds is bounded
+    by the socket buffers, not by the number of requests."""
+    svc = same_worker
+    pid = worker(svc)
+    before = rss_kib(pid)
+    data = get("/openapi.json") * 3000
+    with connect(svc) as s:
+        s.setblocking(False)
+        sent = 0
+        deadline = time.monotonic() + 3
+        while sent < len(data) and time.monotonic() < deadline:
+            try:
+                sent += s.send(data[sent:sent + 65536])
+            except BlockingIOError:
+                time.sleep(0.05)
+        time.sleep(1.0)
+        grown = rss_kib(pid) - before
+        assert healthz(svc)
+    assert grown < RSS_SLACK, "worker RSS grew by %d KiB" % grown
+
+
 def test_pipelined_request_split_across_writes(same_worker):
     """The next request's first bytes ride with the previous one; the rest
     comes later."""
