@@ -30,6 +30,7 @@
 #include "http/reply.h"
 #include "log.h"
 #include "model/user.h"
+#include "ops/metrics.h"
 #include "model/verr.h"
 #include "store/store.h"
 
@@ -200,6 +201,7 @@ login_account(struct http_request *req)
 		return (users_fail(req, st->status));
 
 	if (st->account.locked) {
+		metrics_count(MC_LOCKOUTS, 1);
 		log_warn("login refused for %s: locked out for %llds",
 		    st->username, st->account.retry_after);
 		reply_too_many(req, (int)st->account.retry_after,
