@@ -413,6 +413,28 @@ config_ops(struct config *c, char *err, size_t errlen)
 	    &v, err, errlen) == -1)
 		return (-1);
 	c->shutdown_grace = (int)v;
+
+	/* Kore's timeouts (seconds) and the instance's connection cap. */
+	if (config_int("HTTP_HEADER_TIMEOUT", 10, 1, 3600, &v, err,
+	    errlen) == -1)
+		return (-1);
+	c->header_timeout = (int)v;
+	if (config_int("HTTP_BODY_TIMEOUT", 30, 1, 3600, &v, err,
+	    errlen) == -1)
+		return (-1);
+	c->body_timeout = (int)v;
+	if (config_int("HTTP_KEEPALIVE_TIME", 30, 0, 3600, &v, err,
+	    errlen) == -1)
+		return (-1);
+	c->keepalive_time = (int)v;
+	if (config_int("WEBSOCKET_TIMEOUT", 120, 1, 86400, &v, err,
+	    errlen) == -1)
+		return (-1);
+	c->ws_timeout = (int)v;
+	if (config_int("MAX_CONNECTIONS", 8192, 16, 1048576, &v, err,
+	    errlen) == -1)
+		return (-1);
+	c->max_connections = (int)v;
 	return (0);
 }
 

@@ -50,6 +50,11 @@ struct config {
 	char		*trusted_proxies;	/* TRUSTED_PROXIES CIDRs */
 	char		*metrics_allow;	/* METRICS_ALLOW CIDRs; NULL: anyone */
 	int		 shutdown_grace;	/* SHUTDOWN_GRACE_SECONDS */
+	int		 header_timeout;	/* HTTP_HEADER_TIMEOUT, s */
+	int		 body_timeout;	/* HTTP_BODY_TIMEOUT, s */
+	int		 keepalive_time;	/* HTTP_KEEPALIVE_TIME, s; 0: off */
+	int		 ws_timeout;	/* WEBSOCKET_TIMEOUT, s */
+	int		 max_connections;	/* MAX_CONNECTIONS per instance */
 };
 
 extern struct config	cfg;

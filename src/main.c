@@ -199,6 +199,18 @@ kore_parent_configure(int argc, char **argv)
 	ops_parent_setup();
 
 	worker_count = (u_int8_t)cfg.workers;
+	/*
+	 * Timeouts and the connection cap: MAX_CONNECTIONS is shared out
+	 * over the workers; each may open as many descriptors again for
+	 * its database connections, background work and files.
+	 */
+	http_header_timeout = (u_int16_t)cfg.header_timeout;
+	http_body_timeout = (u_int16_t)cfg.body_timeout;
+	http_keepalive_time = (u_int16_t)cfg.keepalive_time;
+	kore_websocket_timeout = (u_int64_t)cfg.ws_timeout * 1000;
+	worker_max_connections = (u_int32_t)((cfg.max_connections +
+	    cfg.workers - 1) / cfg.workers);
+	worker_rlimit_nofiles = worker_max_connections * 2 + 1024;
 	http_body_max = cfg.body_max * 2;
 	main_bind();
 
@@ -255,6 +267,13 @@ static void
 main_ping(void *arg, const char *channel, const char *payload)
 {
 	log_info("listen: ping on channel %s: %.200s", channel, payload);
+}
+
+/* Runs in each worker as it exits, after the drain (src/ops/drain.c). */
+void
+kore_worker_teardown(void)
+{
+	db_worker_close();
 }
 
 static void

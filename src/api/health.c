@@ -9,6 +9,7 @@
 #include <kore/http.h>
 
 #include "api/api.h"
+#include "http/dispatch.h"
 #include "http/reply.h"
 #include "migrate.h"
 #include "store/store.h"
@@ -41,7 +42,10 @@ api_healthz(struct http_request *req)
 	return (KORE_RESULT_OK);
 }
 
-/* The database answers and every migration compiled in is applied. */
+/*
+ * The database answers and every migration compiled in is applied; not
+ * while the instance drains (SIGTERM), whatever the database says.
+ */
 int
 api_readyz(struct http_request *req)
 {
@@ -51,6 +55,12 @@ api_readyz(struct http_request *req)
 static int
 ready_ask(struct http_request *req)
 {
+	if (dispatch_draining) {
+		http_response_header(req, "retry-after", "1");
+		reply_json(req, 503, json_pack("{s:s, s:s}", "status",
+		    "unavailable", "detail", "shutting down"));
+		return (HTTP_STATE_COMPLETE);
+	}
 	(void)reqctx_state(req, sizeof(struct ready_state), NULL);
 	return (reqctx_wait(req, health_store_schema(ready_kept, req),
 	    READY_ANSWER));

@@ -20,7 +20,7 @@ const struct route api_routes[] = {
 	/* path			methods		handler		auth		rate		flags */
 	{ "/healthz",		R_GET,		api_healthz,	AUTH_NONE,	RATE_NONE,	ROUTE_LIVE },
 	{ "/metrics",		R_GET,		api_metrics,	AUTH_NONE,	RATE_NONE,	ROUTE_LIVE },
-	{ "/readyz",		R_GET,		api_readyz,	AUTH_NONE,	RATE_NONE,	0 },
+	{ "/readyz",		R_GET,		api_readyz,	AUTH_NONE,	RATE_NONE,	ROUTE_LIVE },
 	{ "/token",		R_POST,		api_token,	AUTH_NONE,	RATE_LOGIN,	0 },
 	{ "/protected",		R_GET,		api_protected,	AUTH_TOKEN,	RATE_READ,	0 },
 	{ "/users",		R_GET,		api_users_list,	AUTH_ADMIN,	RATE_READ,	0 },

@@ -305,6 +305,23 @@ db_worker_init(const char *conninfo, int pool, int pipeline, int qmax,
 	(void)kore_timer_add(db_sweep, DB_SWEEP_MS, NULL, 0);
 }
 
+void
+db_worker_close(void)
+{
+	int	i;
+
+	for (i = 0; i < nconns; i++) {
+		if (conns[i].pg != NULL) {
+			PQfinish(conns[i].pg);
+			conns[i].pg = NULL;
+		}
+	}
+	if (listener.pg != NULL) {
+		PQfinish(listener.pg);
+		listener.pg = NULL;
+	}
+}
+
 struct db_query *
 db_run(int id, int nparams, const char * const *params, db_cb cb, void *arg)
 {

@@ -63,6 +63,12 @@ struct db_query	*db_run(int id, int nparams, const char * const *params,
 /* Drop q's result: its callback runs with cancelled set. */
 void	db_cancel(struct db_query *q);
 
+/*
+ * At the worker's exit (after the drain): close every connection, so
+ * PostgreSQL sees each session end instead of a dropped socket.
+ */
+void	db_worker_close(void);
+
 /* Connections of this worker: up, total; queries waiting. */
 void	db_stats(int *up, int *total, int *waiting);
 

@@ -106,6 +106,8 @@ def base_env(**extra):
     # test of it turns it on (test_hardening.py).
     env["RATE_LIMIT_STRICT"] = "0"
     env["RATE_LIMIT_GENERAL"] = "0"
+    # SIGTERM drains: well within the harness's own STOP_GRACE.
+    env["SHUTDOWN_GRACE_SECONDS"] = "5"
     env.update({k: str(v) for k, v in extra.items()})
     return env
 

@@ -1,8 +1,11 @@
 # userapi: end-to-end tests of hardening: security headers, rate limits, /metrics, drain, slow clients.
 
+import json
 import re
+import signal
 import socket
 import subprocess
+import threading
 import time
 
 import pytest
@@ -201,3 +204,175 @@ def test_metrics_allow(extra):
     r = requests.get(opened.url + "/metrics", timeout=10)
     assert r.status_code == 200
     assert "userapi_build_info" in r.text
+
+
+# --- graceful drain (SIGTERM) -----------------------------------------------
+
+def _connect(url):
+    host, port = url.rsplit("/", 1)[1].split(":")
+    return socket.create_connection((host, int(port)), timeout=10)
+
+
+def _read_answer(sock):
+    """One HTTP answer read until the server closes: (status, head, body)."""
+    data = b""
+    while True:
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    status = int(head.split(b" ", 2)[1]) if head else 0
+    return status, head.decode("latin-1").lower(), body
+
+
+def _hold_row_lock(dsn, user_id, seconds):
+    """psql holding a lock on a user's row for seconds: a query that
+    writes the row waits on PostgreSQL meanwhile."""
+    proc = subprocess.Popen(
+        ["/usr/lib/postgresql/15/bin/psql", "-X", "-q", "-At", "-d", dsn,
+         "-v", "ON_ERROR_STOP=1"], stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc.stdin.write(
+        "BEGIN;\nSELECT 1 FROM users WHERE id = '%s' FOR UPDATE;\n"
+        "\\echo locked\nSELECT pg_sleep(%s);\nCOMMIT;\n" % (user_id, seconds))
+    proc.stdin.close()
+    for line in proc.stdout:
+        if line.strip() == "locked":
+            return proc
+    raise AssertionError("psql did not take the lock")
+
+
+def _drain_service(extra, **env):
+    db = extra.database()
+    svc = extra.service(db, admin=True, ARGON2_ITERATIONS=12, **env)
+    email, pw = unique_email(), "correct horse battery"
+    r = requests.post(svc.url + "/users", timeout=60, json={
+        "name": "Drain", "email": email, "password": pw})
+    assert r.status_code == 201, r.text
+    return svc, db, r.json()["id"], email, pw
+
+
+def _in_thread(fn):
+    out = {}
+
+    def run():
+        try:
+            out["r"] = fn()
+        except Exception as e:		# noqa: BLE001 (reported below)
+            out["e"] = e
+    t = threading.Thread(target=run)
+    t.start()
+    return t, out
+
+
+def test_drain_finishes_requests_in_flight(extra):
+    svc, db, uid, email, pw = _drain_service(extra,
+                                             SHUTDOWN_GRACE_SECONDS=30)
+    # a connection that stays open after its answer (keep-alive)
+    idle = _connect(svc.url)
+    idle.sendall(b"GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n")
+    assert b"200" in idle.recv(65536)
+    # a request whose head is still arriving
+    partial = _connect(svc.url)
+    partial.sendall(b"GET /readyz HTTP/1.1\r\nHost: t\r\n")
+    # a login on argon2id, and a write waiting on a row lock in PostgreSQL
+    lock = _hold_row_lock(db, uid, 3)
+    login, lout = _in_thread(lambda: requests.post(
+        svc.url + "/token", data={"username": email, "password": pw},
+        timeout=60))
+    patch, pout = _in_thread(lambda: requests.patch(
+        svc.url + "/users/" + uid, json={"age": 42}, headers=svc.auth,
+        timeout=60))
+    time.sleep(0.5)
+
+    t0 = time.monotonic()
+    svc.proc.send_signal(signal.SIGTERM)
+
+    # new connections are refused at once
+    deadline = time.monotonic() + 5
+    while True:
+        try:
+            _connect(svc.url).close()
+        except ConnectionRefusedError:
+            break
+        assert time.monotonic() < deadline, "still accepting after SIGTERM"
+        time.sleep(0.05)
+    # the idle keep-alive connection is closed
+    idle.settimeout(5)
+    assert idle.recv(65536) == b""
+    idle.close()
+    # the request that was arriving is answered: not ready, and closed
+    partial.sendall(b"\r\n")
+    status, head, body = _read_answer(partial)
+    partial.close()
+    assert status == 503, (status, head, body)
+    assert json.loads(body) == {"status": "unavailable",
+                                "detail": "shutting down"}
+    assert "connection: close" in head
+
+    # the login and the write finish, answered in full
+    login.join(60)
+    patch.join(60)
+    assert "e" not in lout, lout
+    assert "e" not in pout, pout
+    assert lout["r"].status_code == 200, lout["r"].text
+    assert lout["r"].json()["token_type"] == "bearer"
+    assert pout["r"].status_code == 200, pout["r"].text
+    assert pout["r"].json()["age"] == 42
+    assert pout["r"].headers["Connection"] == "close"
+
+    assert svc.proc.wait(30) == 0
+    assert time.monotonic() - t0 < 30
+    lock.wait(30)
+    log = svc.log()
+    assert "draining:" in log and "drained: exiting" in log, log
+    assert "shutdown grace" not in log, log
+
+
+def test_drain_grace_cuts_what_is_left(extra):
+    svc, db, uid, email, pw = _drain_service(extra, SHUTDOWN_GRACE_SECONDS=1)
+    lock = _hold_row_lock(db, uid, 6)
+    patch, pout = _in_thread(lambda: requests.patch(
+        svc.url + "/users/" + uid, json={"age": 7}, headers=svc.auth,
+        timeout=60))
+    time.sleep(0.5)
+    t0 = time.monotonic()
+    svc.proc.send_signal(signal.SIGTERM)
+    assert svc.proc.wait(20) == 0
+    elapsed = time.monotonic() - t0
+    assert 0.9 < elapsed < 6, elapsed
+    patch.join(60)
+    # cut after the grace: the client saw the connection close
+    assert "e" in pout, pout
+    lock.wait(30)
+    assert "shutdown grace of 1 s passed: cutting" in svc.log()
+
+
+def test_drain_second_signal_stops_at_once(extra):
+    svc, db, uid, email, pw = _drain_service(extra,
+                                             SHUTDOWN_GRACE_SECONDS=60)
+    lock = _hold_row_lock(db, uid, 8)
+    patch, pout = _in_thread(lambda: requests.patch(
+        svc.url + "/users/" + uid, json={"age": 7}, headers=svc.auth,
+        timeout=60))
+    time.sleep(0.5)
+    svc.proc.send_signal(signal.SIGTERM)
+    time.sleep(0.5)
+    assert svc.proc.poll() is None		# draining: the write waits
+    t0 = time.monotonic()
+    svc.proc.send_signal(signal.SIGINT)
+    assert svc.proc.wait(10) == 0
+    assert time.monotonic() - t0 < 5
+    patch.join(60)
+    lock.wait(30)
+    assert "second signal: workers stop now" in svc.log()
+
+
+def test_drain_idle_instance_exits_at_once(extra):
+    svc = extra.service(extra.database(), SHUTDOWN_GRACE_SECONDS=30)
+    requests.get(svc.url + "/healthz", timeout=5)
+    t0 = time.monotonic()
+    svc.proc.send_signal(signal.SIGTERM)
+    assert svc.proc.wait(10) == 0
+    assert time.monotonic() - t0 < 5

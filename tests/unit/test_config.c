@@ -46,7 +46,8 @@ static const char *env_keys[] = {
 	"JWT_SECRET_FILE", "JWT_ISSUER", "ADMIN_EMAIL", "ADMIN_PASSWORD",
 	"SMTP_URL", "MAIL_FROM", "RATE_LIMIT_STRICT", "RATE_LIMIT_GENERAL",
 	"RATE_LIMIT_TABLE", "TRUSTED_PROXIES", "METRICS_ALLOW",
-	"SHUTDOWN_GRACE_SECONDS",
+	"SHUTDOWN_GRACE_SECONDS", "HTTP_HEADER_TIMEOUT", "HTTP_BODY_TIMEOUT",
+	"HTTP_KEEPALIVE_TIME", "WEBSOCKET_TIMEOUT", "MAX_CONNECTIONS",
 };
 
 static const struct int_key int_keys[] = {
@@ -64,6 +65,10 @@ static const struct int_key int_keys[] = {
 	{ "ARGON2_ITERATIONS", 2, 1, 64 },
 	{ "ARGON2_PARALLELISM", 1, 1, 16 },
 	{ "ACCESS_TOKEN_EXPIRE_MINUTES", 30, 1, 525600 },
+	{ "HTTP_HEADER_TIMEOUT", 10, 1, 3600 },
+	{ "HTTP_BODY_TIMEOUT", 30, 1, 3600 },
+	{ "WEBSOCKET_TIMEOUT", 120, 1, 86400 },
+	{ "MAX_CONNECTIONS", 8192, 16, 1048576 },
 };
 
 /* Not an integer in range for any key above. */
@@ -142,6 +147,18 @@ cfg_int(const struct config *c, const char *key)
 		return (c->argon2_p);
 	if (!strcmp(key, "ACCESS_TOKEN_EXPIRE_MINUTES"))
 		return (c->token_expire_min);
+	if (!strcmp(key, "SHUTDOWN_GRACE_SECONDS"))
+		return (c->shutdown_grace);
+	if (!strcmp(key, "HTTP_HEADER_TIMEOUT"))
+		return (c->header_timeout);
+	if (!strcmp(key, "HTTP_BODY_TIMEOUT"))
+		return (c->body_timeout);
+	if (!strcmp(key, "HTTP_KEEPALIVE_TIME"))
+		return (c->keepalive_time);
+	if (!strcmp(key, "WEBSOCKET_TIMEOUT"))
+		return (c->ws_timeout);
+	if (!strcmp(key, "MAX_CONNECTIONS"))
+		return (c->max_connections);
 	fail_msg("no field for %s", key);
 	return (0);
 }
@@ -751,6 +768,7 @@ test_ops_keys(void **state)
 	assert_null(c.trusted_proxies);
 	assert_null(c.metrics_allow);
 	assert_int_equal(c.shutdown_grace, 20);
+	assert_int_equal(c.keepalive_time, 30);
 	config_free(&c);
 
 	assert_int_equal(setenv("RATE_LIMIT_STRICT", "0", 1), 0);
@@ -759,7 +777,9 @@ test_ops_keys(void **state)
 	assert_int_equal(setenv("TRUSTED_PROXIES", "10.0.0.0/8, ::1", 1), 0);
 	assert_int_equal(setenv("METRICS_ALLOW", "127.0.0.1/32", 1), 0);
 	assert_int_equal(setenv("SHUTDOWN_GRACE_SECONDS", "0", 1), 0);
+	assert_int_equal(setenv("HTTP_KEEPALIVE_TIME", "0", 1), 0);
 	load_ok(&c);
+	assert_int_equal(c.keepalive_time, 0);
 	assert_int_equal(c.rate_strict_q, 0);
 	assert_int_equal(c.rate_general_q, 5);
 	assert_int_equal(c.rate_general_w, 1);
@@ -787,6 +807,17 @@ test_ops_keys(void **state)
 	assert_int_equal(setenv("METRICS_ALLOW", "localhost", 1), 0);
 	load_fail("invalid METRICS_ALLOW: localhost is not an address "
 	    "or CIDR (like 10.0.0.0/8 or ::1/128)");
+	assert_int_equal(setenv("METRICS_ALLOW", "", 1), 0);
+	assert_int_equal(setenv("SHUTDOWN_GRACE_SECONDS", "-1", 1), 0);
+	load_fail("invalid SHUTDOWN_GRACE_SECONDS: expected an integer from "
+	    "0 to 3600");
+	assert_int_equal(setenv("SHUTDOWN_GRACE_SECONDS", "3601", 1), 0);
+	load_fail("invalid SHUTDOWN_GRACE_SECONDS: expected an integer from "
+	    "0 to 3600");
+	assert_int_equal(setenv("SHUTDOWN_GRACE_SECONDS", "1", 1), 0);
+	assert_int_equal(setenv("HTTP_KEEPALIVE_TIME", "x", 1), 0);
+	load_fail("invalid HTTP_KEEPALIVE_TIME: expected an integer from "
+	    "0 to 3600");
 }
 
 int
