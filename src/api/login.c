@@ -30,8 +30,8 @@
 #include "http/reply.h"
 #include "log.h"
 #include "model/user.h"
-#include "ops/metrics.h"
 #include "model/verr.h"
+#include "ops/metrics.h"
 #include "store/store.h"
 
 #define FORM_MAX	8192	/* bytes of a login form */
