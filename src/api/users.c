@@ -20,7 +20,6 @@
 #include "api/api.h"
 #include "auth/access.h"
 #include "auth/password.h"
-#include "config.h"
 #include "http/parse.h"
 #include "http/reply.h"
 #include "http/request.h"

@@ -10,6 +10,7 @@
 
 #include "auth/access.h"
 #include "http/dispatch.h"
+#include "http/parse.h"
 #include "http/reply.h"
 #include "http/reqctx.h"
 
@@ -61,7 +62,7 @@ dispatch(struct http_request *req, const struct route *routes, size_t n)
 	allow = 0;
 	for (i = 0; i < n; i++) {
 		if (first == NULL) {
-			if (!dispatch_match(routes[i].path, req->path,
+			if (!parse_route_match(routes[i].path, req->path,
 			    ctx->param, ctx->param_len, REQCTX_PARAMS_MAX))
 				continue;
 			first = &routes[i];
@@ -101,45 +102,6 @@ dispatch(struct http_request *req, const struct route *routes, size_t n)
 		return (KORE_RESULT_OK);
 
 	return (hit->handler(req));
-}
-
-int
-dispatch_match(const char *pattern, const char *path, const char **param,
-    size_t *len, size_t nparam)
-{
-	const char	*p, *s;
-	size_t		 k, n;
-
-	for (k = 0; k < nparam; k++) {
-		param[k] = NULL;
-		len[k] = 0;
-	}
-	p = pattern;
-	s = path;
-	k = 0;
-	while (*p != '\0') {
-		if (p[0] == '*' && p[1] == '\0')
-			return (1);
-		if (*p == '{') {
-			while (*p != '\0' && *p != '}')
-				p++;
-			if (*p == '}')
-				p++;
-			n = strcspn(s, "/");
-			if (k < nparam) {
-				param[k] = s;
-				len[k] = n;
-			}
-			k++;
-			s += n;
-			continue;
-		}
-		if (*p != *s)
-			return (0);
-		p++;
-		s++;
-	}
-	return (*s == '\0');
 }
 
 const char *

@@ -49,7 +49,7 @@ enum route_rate {
  * reqctx_param), or ends in a star matching any rest ("/static/" then a star). The
  * first row whose path matches wins, as in Kore; rows with that same
  * path string share it, each with its own methods. A path matched with
- * a method no row allows gets 405 with Allow.
+ * a method no row allows gets 405 with Allow (parse_route_match).
  */
 struct route {
 	const char	*path;
@@ -93,13 +93,6 @@ extern int			dispatch_draining;
  * request still waits.
  */
 int	dispatch(struct http_request *, const struct route *, size_t n);
-
-/*
- * Whether path matches a route path pattern; the {name} segments'
- * positions go to param/len (REQCTX_PARAMS_MAX of them at most).
- */
-int	dispatch_match(const char *pattern, const char *path,
-	    const char **param, size_t *len, size_t nparam);
 
 /* "GET, HEAD, POST" for a methods mask, into buf. */
 const char *dispatch_allow(unsigned int methods, char *buf, size_t len);

@@ -1,4 +1,4 @@
-/* userapi: pure parsing of request parts: media types, query strings, paths, If-Match. */
+/* userapi: pure parsing of request parts: media types, query strings, route paths, If-Match. */
 
 #include <ctype.h>
 #include <errno.h>
@@ -164,20 +164,42 @@ parse_utf8(char *in)
 }
 
 int
-parse_path_tail(const char *path, const char *prefix, char *out,
-    size_t len)
+parse_route_match(const char *pattern, const char *path, const char **param,
+    size_t *len, size_t nparam)
 {
-	size_t	plen, n;
+	const char	*p, *s;
+	size_t		 k, n;
 
-	plen = strlen(prefix);
-	if (strncmp(path, prefix, plen))
-		return (-1);
-	n = strcspn(path + plen, "/");
-	if (n >= len)
-		n = len - 1;
-	memcpy(out, path + plen, n);
-	out[n] = '\0';
-	return (0);
+	for (k = 0; k < nparam; k++) {
+		param[k] = NULL;
+		len[k] = 0;
+	}
+	p = pattern;
+	s = path;
+	k = 0;
+	while (*p != '\0') {
+		if (p[0] == '*' && p[1] == '\0')
+			return (1);
+		if (*p == '{') {
+			while (*p != '\0' && *p != '}')
+				p++;
+			if (*p == '}')
+				p++;
+			n = strcspn(s, "/");
+			if (k < nparam) {
+				param[k] = s;
+				len[k] = n;
+			}
+			k++;
+			s += n;
+			continue;
+		}
+		if (*p != *s)
+			return (0);
+		p++;
+		s++;
+	}
+	return (*s == '\0');
 }
 
 /*

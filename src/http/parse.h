@@ -1,4 +1,4 @@
-/* userapi: pure parsing of request parts: media types, query strings, paths, If-Match. */
+/* userapi: pure parsing of request parts: media types, query strings, route paths, If-Match. */
 
 #ifndef USERAPI_HTTP_PARSE_H
 #define USERAPI_HTTP_PARSE_H
@@ -23,9 +23,14 @@ int		parse_query(const char *qs, const char *key, char **out);
 /* in (malloc'd, freed) as valid UTF-8: bad bytes become U+FFFD. */
 char		*parse_utf8(char *in);
 
-/* The path segment after prefix, up to the next '/', cut to len - 1. */
-int		parse_path_tail(const char *path, const char *prefix,
-		    char *out, size_t len);
+/*
+ * 1 when path matches a route pattern: exact characters, {name} for one
+ * segment (any bytes but '/', possibly none), a final '*' for any rest.
+ * The {name} segments' starts and lengths go to param/len (nparam at
+ * most; the others are NULL/0).
+ */
+int		parse_route_match(const char *pattern, const char *path,
+		    const char **param, size_t *len, size_t nparam);
 
 /*
  * An If-Match value: PARSE_ANY_VERSION ("*"), PARSE_NO_MATCH (no strong

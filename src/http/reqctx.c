@@ -199,9 +199,3 @@ reqctx_result(struct http_request *req)
 	ctx->result = NULL;
 	return (msg);
 }
-
-int
-reqctx_waiting(struct http_request *req)
-{
-	return (reqctx_get(req)->waiting);
-}

@@ -90,9 +90,6 @@ int	 reqctx_bg(struct http_request *, enum bg_kind, void (*run)(void *),
 /* The message of the finished background work; the caller owns it. */
 void	*reqctx_result(struct http_request *);
 
-/* 1 while a query or background work of the request is in flight. */
-int	 reqctx_waiting(struct http_request *);
-
 uint64_t reqctx_now_us(void);
 
 #endif

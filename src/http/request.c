@@ -2,7 +2,6 @@
 
 #include <sys/types.h>
 
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 

@@ -36,7 +36,7 @@ struct match_case {
 };
 
 static void	query_is(const char *, const char *, const char *);
-static void	tail_is(const char *, const char *, size_t, int, const char *);
+static void	route_is(const char *, const char *, int, const char *);
 static void	expect_one(struct verrs *, const char *, const char *,
 		    const char *, const char *);
 static void	int_ok(const char *, long long, long long, long long,
@@ -246,57 +246,64 @@ test_query_long(void **state)
 	free(qs);
 }
 
-/* --- parse_path_tail ------------------------------------------------------ */
+/* --- parse_route_match ---------------------------------------------------- */
 
+/* pattern against path: rc, and the params as "a|b" ("" for none). */
 static void
-tail_is(const char *path, const char *prefix, size_t len, int rc,
-    const char *want)
+route_is(const char *pattern, const char *path, int rc, const char *want)
 {
-	char	out[256];
+	const char	*param[2];
+	size_t		 len[2], i;
+	char		 got[256];
 
-	assert_true(len <= sizeof(out));
-	memset(out, 'Z', sizeof(out));
-	if (parse_path_tail(path, prefix, out, len) != rc)
-		fail_msg("'%s' after '%s': want %d", path, prefix, rc);
-	if (rc == 0) {
-		if (strcmp(out, want) != 0)
-			fail_msg("'%s' after '%s': want '%s', got '%s'", path,
-			    prefix, want, out);
-		/* Nothing written beyond len. */
-		if (len < sizeof(out))
-			assert_int_equal(out[len], 'Z');
+	if (parse_route_match(pattern, path, param, len, 2) != rc)
+		fail_msg("'%s' on '%s': want %d", pattern, path, rc);
+	if (rc == 0)
+		return;
+	got[0] = '\0';
+	for (i = 0; i < 2 && param[i] != NULL; i++) {
+		(void)snprintf(got + strlen(got), sizeof(got) - strlen(got),
+		    "%s%.*s", i > 0 ? "|" : "", (int)len[i], param[i]);
+		/* Params point into the path. */
+		assert_true(param[i] >= path &&
+		    param[i] + len[i] <= path + strlen(path));
 	}
+	if (strcmp(got, want) != 0)
+		fail_msg("'%s' on '%s': want '%s', got '%s'", pattern, path,
+		    want, got);
 }
 
 static void
-test_path_tail(void **state)
+test_route_match(void **state)
 {
-	tail_is("/users/abc", "/users/", 128, 0, "abc");
-	tail_is("/users/abc/def", "/users/", 128, 0, "abc");
-	tail_is("/users/abc/", "/users/", 128, 0, "abc");
-	tail_is("/users/", "/users/", 128, 0, "");
-	tail_is("/users//x", "/users/", 128, 0, "");
-	tail_is("/users/a%2Fb", "/users/", 128, 0, "a%2Fb");
-	tail_is("/users/a?b", "/users/", 128, 0, "a?b");
-	tail_is("/users/123e4567-e89b-12d3-a456-426614174000", "/users/",
-	    128, 0, "123e4567-e89b-12d3-a456-426614174000");
+	route_is("/users", "/users", 1, "");
+	route_is("/users", "/users/", 0, NULL);
+	route_is("/users", "/user", 0, NULL);
+	route_is("/users", "/Users", 0, NULL);
+	route_is("/", "/", 1, "");
+	route_is("/", "/x", 0, NULL);
+	route_is("/", "", 0, NULL);
 
-	/* Cut to len - 1. */
-	tail_is("/users/abcdef", "/users/", 4, 0, "abc");
-	tail_is("/users/abc", "/users/", 4, 0, "abc");
-	tail_is("/users/abc", "/users/", 3, 0, "ab");
-	tail_is("/users/abc", "/users/", 1, 0, "");
+	route_is("/users/{id}", "/users/abc", 1, "abc");
+	route_is("/users/{id}", "/users/", 1, "");
+	route_is("/users/{id}", "/users/abc/", 0, NULL);
+	route_is("/users/{id}", "/users/abc/def", 0, NULL);
+	route_is("/users/{id}", "/users", 0, NULL);
+	route_is("/users/{id}", "/users/a%2Fb", 1, "a%2Fb");
+	route_is("/users/{id}", "/users/me", 1, "me");
+	route_is("/jobs/{id}/retry", "/jobs/7/retry", 1, "7");
+	route_is("/jobs/{id}/retry", "/jobs/7/retr", 0, NULL);
+	route_is("/jobs/{id}/retry", "/jobs//retry", 1, "");
+	route_is("/a/{x}/b/{y}", "/a/1/b/22", 1, "1|22");
+	route_is("/a/{x}/b/{y}/{z}", "/a/1/b/22/333", 1, "1|22");
 
-	/* Not under the prefix. */
-	tail_is("/users", "/users/", 128, -1, NULL);
-	tail_is("/user/abc", "/users/", 128, -1, NULL);
-	tail_is("/Users/abc", "/users/", 128, -1, NULL);
-	tail_is("/usersabc", "/users/", 128, -1, NULL);
-	tail_is("users/abc", "/users/", 128, -1, NULL);
-	tail_is("", "/users/", 128, -1, NULL);
-	tail_is("/x/users/abc", "/users/", 128, -1, NULL);
-
-	tail_is("anything", "", 128, 0, "anything");
+	route_is("/static/*", "/static/", 1, "");
+	route_is("/static/*", "/static/a/b.js", 1, "");
+	route_is("/static/*", "/static", 0, NULL);
+	route_is("/static/*", "/staticx", 0, NULL);
+	/* A star elsewhere is a plain character. */
+	route_is("/a*b", "/a*b", 1, "");
+	route_is("/a*b", "/axb", 0, NULL);
 }
 
 /* Decoded values are valid UTF-8: what is not becomes U+FFFD. */
@@ -594,7 +601,7 @@ main(void)
 		cmocka_unit_test(test_is_json),
 		cmocka_unit_test(test_query),
 		cmocka_unit_test(test_query_long),
-		cmocka_unit_test(test_path_tail),
+		cmocka_unit_test(test_route_match),
 		cmocka_unit_test(test_query_utf8),
 		cmocka_unit_test(test_if_match),
 		cmocka_unit_test(test_if_match_list),

@@ -17,7 +17,6 @@
 #include <openssl/hmac.h>
 
 #include <kore/kore.h>
-#include <kore/tasks.h>
 
 #include "auth/password.h"
 #include "auth/token.h"
