@@ -87,6 +87,8 @@ dispatch(struct http_request *req, const struct route *routes, size_t n)
 	ctx->route = hit;
 
 	if (dispatch_draining && !(hit->flags & ROUTE_LIVE)) {
+		/* Connection: close, so the client reconnects elsewhere. */
+		req->owner->flags |= CONN_CLOSE_EMPTY;
 		reply_unavailable(req, 1);
 		return (KORE_RESULT_OK);
 	}

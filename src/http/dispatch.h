@@ -79,8 +79,8 @@ struct dispatch_hooks {
 extern struct dispatch_hooks	dispatch_hooks;
 
 /*
- * Set: new requests get 503 with Retry-After, except on ROUTE_LIVE
- * routes; requests already in their handler finish.
+ * Set: new requests get 503 with Retry-After and Connection: close,
+ * except on ROUTE_LIVE routes; requests already in their handler finish.
  */
 extern int			dispatch_draining;
 

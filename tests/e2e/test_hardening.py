@@ -173,13 +173,13 @@ def test_metrics_pass_promtool(http, base_url, tmp_path):
     assert r.headers["Content-Type"].startswith("text/plain; version=0.0.4")
     text = r.text
     for want in (
-            r'userapi_http_requests_total\{route="/healthz",code="200"\} [1-9]',
-            r'userapi_http_requests_total\{route="/users/me",code="[0-9]+"\} [1-9]',
-            r'userapi_http_requests_total\{route="/users/\{id\}",code="422"\} [1-9]',
-            r'userapi_http_requests_total\{route="none",code="404"\} [1-9]',
-            r'userapi_http_request_duration_seconds_bucket\{route="/healthz",le="\+Inf"\} [1-9]',
-            r'userapi_http_request_duration_seconds_count\{route="/healthz"\} [1-9]',
-            r'userapi_db_connections\{state="open"\} [1-9]',
+            r'userapi_http_requests_total\{route="/healthz",code="200"\} [1-9][0-9]*',
+            r'userapi_http_requests_total\{route="/users/me",code="[0-9]+"\} [1-9][0-9]*',
+            r'userapi_http_requests_total\{route="/users/\{id\}",code="422"\} [1-9][0-9]*',
+            r'userapi_http_requests_total\{route="none",code="404"\} [1-9][0-9]*',
+            r'userapi_http_request_duration_seconds_bucket\{route="/healthz",le="\+Inf"\} [1-9][0-9]*',
+            r'userapi_http_request_duration_seconds_count\{route="/healthz"\} [1-9][0-9]*',
+            r'userapi_db_connections\{state="open"\} [1-9][0-9]*',
             r'userapi_db_queue_depth \d+',
             r'userapi_background_jobs_running\{kind="password"\} \d+',
             r'userapi_rate_limited_total\{class="login"\} 0',
