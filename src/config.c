@@ -93,7 +93,7 @@ config_load(struct config *c, char *err, size_t errlen)
 	if (config_int("DB_QUEUE_MAX", 1024, 1, 65536, &v, err, errlen) == -1)
 		return (-1);
 	c->db_queue_max = (int)v;
-	if (config_int("DB_PIPELINE", 4, 1, 64, &v, err, errlen) == -1)
+	if (config_int("DB_PIPELINE", 8, 1, 64, &v, err, errlen) == -1)
 		return (-1);
 	c->db_pipeline = (int)v;
 	if (config_int("DB_TIMEOUT_MS", 5000, 10, 600000,

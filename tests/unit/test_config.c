@@ -54,7 +54,7 @@ static const struct int_key int_keys[] = {
 	{ "WORKERS", -1, 1, 64 },
 	{ "DB_POOL_SIZE", 4, 1, 64 },
 	{ "DB_QUEUE_MAX", 1024, 1, 65536 },
-	{ "DB_PIPELINE", 4, 1, 64 },
+	{ "DB_PIPELINE", 8, 1, 64 },
 	{ "DB_TIMEOUT_MS", 5000, 10, 600000 },
 	{ "BODY_LIMIT", 1048576, 1024, 67108864 },
 	{ "TASKS_MAX", 64, 1, 256 },
