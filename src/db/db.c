@@ -162,6 +162,8 @@ static void	db_sweep(void *, u_int64_t);
 static void	db_sweep_conn(struct db_conn *, u_int64_t);
 static int	db_alive(void);
 static const char *db_conn_name(struct db_conn *, char *, size_t);
+static void	db_notice(void *, const char *);
+static void	db_oneline(char *, size_t, const char *);
 
 static struct db_statement	*statements;
 static int			 nstatements;
@@ -661,7 +663,47 @@ db_conn_start(struct db_conn *c)
 		db_conn_fail(c, PQerrorMessage(c->pg), DB_UNAVAILABLE);
 		return;
 	}
+	(void)PQsetNoticeProcessor(c->pg, db_notice, c);
 	db_conn_watch(c, EPOLLOUT);
+}
+
+/*
+ * The server's notices and warnings, and errors that arrive outside a
+ * query (a FATAL at shutdown), go to the log instead of stderr.
+ */
+static void
+db_notice(void *arg, const char *message)
+{
+	struct db_conn	*c = arg;
+	char		 msg[256], name[48];
+
+	db_oneline(msg, sizeof(msg), message);
+	log_info("%s: %s", db_conn_name(c, name, sizeof(name)), msg);
+}
+
+/* libpq's message on one line: line breaks and tabs become spaces. */
+static void
+db_oneline(char *buf, size_t len, const char *message)
+{
+	size_t	i, j;
+	int	space;
+
+	space = 1;
+	for (i = 0, j = 0; message != NULL && message[i] != '\0' &&
+	    j + 1 < len; i++) {
+		if (message[i] == '\n' || message[i] == '\t' ||
+		    message[i] == ' ') {
+			if (!space)
+				buf[j++] = ' ';
+			space = 1;
+			continue;
+		}
+		buf[j++] = message[i];
+		space = 0;
+	}
+	while (j > 0 && buf[j - 1] == ' ')
+		j--;
+	buf[j] = '\0';
 }
 
 /*
@@ -675,17 +717,12 @@ db_conn_fail(struct db_conn *c, const char *why, enum db_status st)
 {
 	struct db_query		*q;
 	char			 msg[256], name[48];
-	size_t			 len;
 	int			 i;
 
-	(void)snprintf(msg, sizeof(msg), "%s", why != NULL ? why : "");
-	len = strlen(msg);
-	while (len > 0 && (msg[len - 1] == '\n' || msg[len - 1] == ' '))
-		msg[--len] = '\0';
-
+	db_oneline(msg, sizeof(msg), why);
 	if (!c->failed) {
 		log_warn("%s lost: %s", db_conn_name(c, name, sizeof(name)),
-		    len > 0 ? msg : "connection closed");
+		    msg[0] != '\0' ? msg : "connection closed");
 		c->failed = 1;
 	}
 
