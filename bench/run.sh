@@ -4,12 +4,21 @@
 #   bench/run.sh BINARY
 #
 # Seeds 10,000 users into a cluster of its own (scripts/pgembed.sh in a
-# temporary directory, durable settings), serves them on a free port, runs
-# wrk (-t2 -c64 -d10s) on GET /users/{random id} and GET /users?limit=10,
-# then pgbench (-M prepared -c 16 -j 2 -T 10) on the very SELECT the service
-# runs for GET /users/{id} (sql/users.sql, user_get). Prints a markdown
-# table and the service's largest total RSS (all its processes) seen while
-# wrk ran. Everything it starts is stopped by PID on exit, Ctrl-C included.
+# temporary directory, durable settings, listening on 127.0.0.1 as well:
+# the service connects over TCP, as a deployment would), serves them on a
+# free port, runs wrk (-t2 -c64 -d10s) on GET /users/{random id} and GET
+# /users?limit=10, then pgbench (-M prepared -c 16 -j 2 -T 10, over TCP
+# too) on the very SELECT the service runs for GET /users/{id}
+# (sql/users.sql, user_get). Prints a markdown table: req/s, latency,
+# errors, the ratio to pgbench's rate, and the CPU time per request of the
+# service's processes and of PostgreSQL's (utime + stime from /proc/<pid>/stat
+# of each process tree, reaped children included, over the measured
+# window; wrk's own CPU is in neither), and the largest whole-tree PSS of
+# the service seen while wrk ran (/proc/<pid>/smaps_rollup: the shared
+# binary counted once, not once per process as RSS does). The machine's
+# load average is printed before and after: other work on the machine
+# lowers the rates and the ratios, not the CPU per request. Everything it
+# starts is stopped by PID on exit, Ctrl-C included.
 #
 # Logins: first, before the cluster starts, bench/argon2id.py hashes one
 # password at the service's argon2id cost and takes the median CPU time of
@@ -101,6 +110,24 @@ tree_rss_kib() {
 	echo "$sum"
 }
 
+# Proportional set size of pid and its descendants, KiB: pages shared
+# between them (the binary, the parent's memory the workers inherited)
+# are divided among the processes that map them.
+tree_pss_kib() {
+	local p sum=0 kib
+
+	for p in $(tree_pids "$1"); do
+		kib=$(awk '/^Pss:/ { print $2 }' "/proc/$p/smaps_rollup" 2>/dev/null) || true
+		sum=$((sum + ${kib:-0}))
+	done
+	echo "$sum"
+}
+
+# The postmaster's pid (its backends are its children).
+pg_pid() {
+	head -n 1 "$tmp/pg/pgdata/postmaster.pid"
+}
+
 # CPU time of pid and its descendants, their reaped children included,
 # in clock ticks.
 tree_cpu_ticks() {
@@ -168,6 +195,9 @@ check_tools() {
 	[[ $DURATION =~ ^[1-9][0-9]*$ ]] || die "invalid BENCH_DURATION: $DURATION"
 	[[ $CONNS =~ ^[1-9][0-9]*$ ]] || die "invalid BENCH_CONNECTIONS: $CONNS"
 	while IFS='=' read -r t v; do
+		case $t in
+		RATE_LIMIT_*)	continue ;;		# set here, not read
+		esac
 		[[ $v =~ ^[1-9][0-9]*$ ]] || die "invalid $t: $v"
 	done < <(service_env)
 }
@@ -378,10 +408,14 @@ preflight() {
 
 # --- measuring --------------------------------------------------------------
 
-# wrk on one path while sampling the service's RSS. Sets w_* for the table.
+# wrk on one path while sampling the service's memory, and the CPU time
+# the service and PostgreSQL spent meanwhile. Sets w_* for the table,
+# c_svc_us and c_pg_us (CPU microseconds per request).
 run_wrk() {
-	local path=$1 out=$tmp/wrk.out
+	local path=$1 out=$tmp/wrk.out s0 p0 s1 p1
 
+	s0=$(tree_cpu_ticks "$svc_pid")
+	p0=$(tree_cpu_ticks "$(pg_pid)")
 	BENCH_PATH=$path BENCH_IDS=$tmp/ids BENCH_TOKEN=$token \
 	    wrk -t2 -c"$CONNS" -d"${DURATION}s" -s "$TOP/bench/wrk.lua" \
 	    "$url" >"$out" 2>&1 &
@@ -389,16 +423,30 @@ run_wrk() {
 	watch_rss "$bg_pid"
 	wait "$bg_pid" || die "wrk failed on $path: $(tail -n 3 "$out")"
 	bg_pid=""
+	s1=$(tree_cpu_ticks "$svc_pid")
+	p1=$(tree_cpu_ticks "$(pg_pid)")
 	[ "$watched_max" -le "$rss_max" ] || rss_max=$watched_max
+	[ "$watched_pss" -le "$pss_max" ] || pss_max=$watched_pss
 	wrk_read "$out" "$path"
+	c_svc_us=$(per_request "$((s1 - s0))" "$w_n")
+	c_pg_us=$(per_request "$((p1 - p0))" "$w_n")
 }
 
-# Until every process named exits, sample the service's total RSS every
-# 0.25 s; the largest, in KiB, lands in watched_max.
+# Microseconds of CPU per request: ticks $1 over $2 requests.
+per_request() {
+	awk -v t="$1" -v n="$2" -v hz="$(getconf CLK_TCK)" 'BEGIN {
+		printf "%.1f", (n > 0) ? t * 1e6 / hz / n : 0
+	}'
+}
+
+# Until every process named exits, sample the service's total RSS and
+# PSS every 0.25 s; the largest, in KiB, land in watched_max and
+# watched_pss.
 watch_rss() {
 	local kib p running
 
 	watched_max=0
+	watched_pss=0
 	while :; do
 		running=0
 		for p in "$@"; do
@@ -407,6 +455,8 @@ watch_rss() {
 		[ "$running" -eq 1 ] || break
 		kib=$(tree_rss_kib "$svc_pid")
 		[ "$kib" -le "$watched_max" ] || watched_max=$kib
+		kib=$(tree_pss_kib "$svc_pid")
+		[ "$kib" -le "$watched_pss" ] || watched_pss=$kib
 		sleep 0.25
 	done
 }
@@ -418,6 +468,7 @@ wrk_read() {
 
 	line=$(grep '^wrk-result ' "$out") || die "no result from wrk on $2: $(tail -n 3 "$out")"
 	d=$(field "$line" duration_us)
+	w_n=$(field "$line" requests)
 	w_rps=$(field "$line" requests | awk -v d="$d" '{ printf "%.0f", $1 / (d / 1e6) }')
 	w_ok=$(( $(field "$line" requests) - $(field "$line" status) ))
 	w_ok_rps=$(awk -v n="$(field "$line" requests)" \
@@ -478,15 +529,17 @@ field() {
 # pgbench on the same cluster; sets p_* from its summary and its
 # per-transaction log (latencies in microseconds, third column).
 run_pgbench() {
-	local out=$tmp/pgbench.out n
+	local out=$tmp/pgbench.out n p0 p1
 
 	pgbench_script >"$tmp/user_get.pgbench"
+	p0=$(tree_cpu_ticks "$(pg_pid)")
 	(cd "$tmp" && "$PGBIN/pgbench" -n -M prepared -c 16 -j 2 -T "$DURATION" \
 	    -D caller="$caller" -D tv="$tv" -f "$tmp/user_get.pgbench" \
 	    -l --log-prefix="$tmp/pgbench_log" "$DATABASE_URL") >"$out" 2>&1 &
 	bg_pid=$!
 	wait "$bg_pid" || die "pgbench failed: $(tail -n 3 "$out")"
 	bg_pid=""
+	p1=$(tree_cpu_ticks "$(pg_pid)")
 
 	p_rps=$(sed -n 's/^tps = \([0-9.]*\) .*/\1/p' "$out" | head -n 1)
 	[ -n "$p_rps" ] || die "no tps in pgbench's output: $(tail -n 3 "$out")"
@@ -499,6 +552,7 @@ run_pgbench() {
 	[ "$n" -gt 0 ] || die "pgbench logged no transactions"
 	p_p50=$(sed -n "$(( (n * 50 + 99) / 100 ))p" "$tmp/pgbench.lat")
 	p_p99=$(sed -n "$(( (n * 99 + 99) / 100 ))p" "$tmp/pgbench.lat")
+	p_pg_us=$(per_request "$((p1 - p0))" "$n")
 }
 
 # --- report -----------------------------------------------------------------
@@ -511,11 +565,15 @@ target() {
 	}'
 }
 
+# A row of the table: name, req/s, p50 us, p99 us, errors, CPU us per
+# request of the service ("-" for none) and of PostgreSQL.
 row() {
 	awk -v name="$1" -v rps="$2" -v p50="$3" -v p99="$4" -v err="$5" \
-	    -v base="$p_rps" 'BEGIN {
-		printf "| %s | %d | %.2f | %.2f | %d | %.2f |\n",
-		    name, rps, p50 / 1000, p99 / 1000, err, rps / base
+	    -v svc="$6" -v pg="$7" -v base="$p_rps" 'BEGIN {
+		total = (svc == "-") ? pg : svc + pg
+		printf "| %s | %d | %.2f | %.2f | %d | %.2f | %s | %.1f | %.1f |\n",
+		    name, rps, p50 / 1000, p99 / 1000, err, rps / base, svc,
+		    pg, total
 	}'
 }
 
@@ -535,11 +593,13 @@ say "timing $VERIFY_RUNS argon2id verifies at m=$ARGON2_M,t=$ARGON2_T,p=$ARGON2_
 (umask 077 && head -c 24 /dev/urandom | base64 | tr -d '/+=\n' >"$tmp/user.pw")
 time_verify
 
-say "starting a private cluster in $tmp/pg"
+pg_port=$(free_port)
+say "starting a private cluster in $tmp/pg, on 127.0.0.1:$pg_port"
 unset PGEMBED_FAST
 pg_started=1
-"$PGEMBED" start "$tmp/pg" >/dev/null
-DATABASE_URL=$("$PGEMBED" dsn "$tmp/pg")
+PGEMBED_TCP_PORT=$pg_port "$PGEMBED" start "$tmp/pg" >/dev/null
+DATABASE_URL=$("$PGEMBED" tcp-dsn "$tmp/pg") ||
+    die "scripts/pgembed.sh cannot start a cluster on TCP"
 export DATABASE_URL
 
 say "migrating and seeding $USERS users"
@@ -561,18 +621,23 @@ preflight
 check_user_get
 
 rss_max=0
+pss_max=0
+load_before=$(cut -d ' ' -f 1-3 /proc/loadavg)
 say "wrk -t2 -c$CONNS -d${DURATION}s GET /users/{id}"
 log_mark=$(wc -l <"$tmp/service.log")
 run_wrk "/users/{id}"
 g_rps=$w_rps g_p50=$w_p50 g_p99=$w_p99 g_err=$w_err
+g_svc=$c_svc_us g_pg=$c_pg_us
 # How the requests spread over the workers: access lines per process id.
 spread=$(tail -n +"$((log_mark + 1))" "$tmp/service.log" |
 	awk '$4 == "access" { n[$3]++ } END { for (p in n) { printf "%s%d", s, n[p]; s = " / " } }')
 say "wrk -t2 -c$CONNS -d${DURATION}s GET /users?limit=10"
 run_wrk "/users?limit=10"
 l_rps=$w_rps l_p50=$w_p50 l_p99=$w_p99 l_err=$w_err
+l_svc=$c_svc_us l_pg=$c_pg_us
 say "pgbench -M prepared -c 16 -j 2 -T $DURATION"
 run_pgbench
+load_after=$(cut -d ' ' -f 1-3 /proc/loadavg)
 if [ "$DURATION" -ge 3 ]; then
 	hz_delay=1 hz_duration=$((DURATION - 2))
 else
@@ -584,15 +649,26 @@ run_token
 echo
 echo "userapi bench: $USERS users, wrk -t2 -c$CONNS -d${DURATION}s, WORKERS=2, $(nproc) CPUs, $(date -u +%Y-%m-%d)"
 echo
-echo "| endpoint | req/s | p50 ms | p99 ms | errors | ratio to pgbench |"
-echo "|---|---:|---:|---:|---:|---:|"
-row "GET /users/{id}, bearer token" "$g_rps" "$g_p50" "$g_p99" "$g_err"
-row "GET /users?limit=10, bearer token" "$l_rps" "$l_p50" "$l_p99" "$l_err"
+echo "| endpoint | req/s | p50 ms | p99 ms | errors | ratio to pgbench | service CPU µs/req | PostgreSQL CPU µs/req | total CPU µs/req |"
+echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
+row "GET /users/{id}, bearer token" "$g_rps" "$g_p50" "$g_p99" "$g_err" \
+    "$g_svc" "$g_pg"
+row "GET /users?limit=10, bearer token" "$l_rps" "$l_p50" "$l_p99" "$l_err" \
+    "$l_svc" "$l_pg"
 row "pgbench, the same SELECT (-M prepared -c 16 -j 2)" "$p_rps" "$p_p50" \
-    "$p_p99" "$p_err"
+    "$p_p99" "$p_err" - "$p_pg_us"
 echo
-echo "service RSS max: $(( (rss_max + 1023) / 1024 )) MiB"
+echo "service PSS max (all its processes): $(( (pss_max + 1023) / 1024 )) MiB; RSS max: $(( (rss_max + 1023) / 1024 )) MiB"
 echo "GET /users/{id} requests per worker: ${spread:-unknown}"
+echo "load average (1, 5, 15 min) before the GET runs: $load_before; after pgbench: $load_after"
+g_ratio=$(awk -v r="$g_rps" -v b="$p_rps" 'BEGIN { printf "%.2f", r / b }')
+g_cpu=$(awk -v a="$g_svc" -v b="$g_pg" 'BEGIN { printf "%.1f", a + b }')
+g_pss=$(( (pss_max + 1023) / 1024 ))
+echo "targets for GET /users/{id}: ratio to pgbench at least 0.60: $(target "$g_ratio" 0.60 ge) ($g_ratio);" \
+    "service + PostgreSQL CPU at most 35 µs/request: $(target "$g_cpu" 35.05 lt) ($g_cpu);" \
+    "PSS at most 40 MiB: $(target "$g_pss" 40.5 lt) ($g_pss MiB);" \
+    "errors 0: $(target "$g_err" 1 lt) ($g_err);" \
+    "p99 under 50 ms: $(target "$g_p99" 50000 lt) ($(awk -v u="$g_p99" 'BEGIN { printf "%.2f", u / 1000 }') ms)"
 
 cores=$(nproc)
 limit=$(awk -v c="$cores" -v us="$v_cpu_us" 'BEGIN { printf "%.1f", c * 1e6 / us }')
