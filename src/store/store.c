@@ -48,9 +48,9 @@ static const char *const kind_columns[][COLS_MAX + 1] = {
 
 /*
  * A statement of sql/ and how to read its answer. The column numbers are
- * looked up by name (PQfnumber) in the statement's first answer with
- * rows, in each worker; later answers only have their column count
- * compared, since a prepared statement's columns never change.
+ * looked up by name (PQfnumber) in the statement's first answer, in each
+ * worker; later answers only have their column count compared, since a
+ * prepared statement's columns never change.
  */
 struct store_stmt {
 	const char	*name;
