@@ -26,6 +26,7 @@ static int	config_int(const char *, long long, long long, long long,
 		    long long *, char *, size_t);
 static int	config_bind(struct config *, const char *, char *, size_t);
 static char	*config_str(const char *, const char *);
+static int	config_address(const char *);
 static char	*config_strdup(const char *);
 static int	config_ops(struct config *, char *, size_t);
 static int	config_rate(const char *, const char *, uint32_t *,
@@ -142,6 +143,34 @@ config_load(struct config *c, char *err, size_t errlen)
 	c->admin_password = config_str("ADMIN_PASSWORD", NULL);
 	c->smtp_url = config_str("SMTP_URL", "smtp://localhost:1025");
 	c->mail_from = config_str("MAIL_FROM", "userapi@localhost");
+	if (strncmp(c->smtp_url, "smtp://", 7) &&
+	    strncmp(c->smtp_url, "smtps://", 8) &&
+	    strncmp(c->smtp_url, "smtp+starttls://", 16))
+		return (config_fail(err, errlen, "invalid SMTP_URL: expected "
+		    "smtp://, smtps:// or smtp+starttls://"));
+	if (config_address(c->mail_from) == -1)
+		return (config_fail(err, errlen, "invalid MAIL_FROM: expected "
+		    "a bare address such as userapi@example.com"));
+
+	if (config_int("JOB_MAX_ATTEMPTS", 5, 1, 100, &v, err, errlen) == -1)
+		return (-1);
+	c->job_max_attempts = (int)v;
+	if (config_int("JOB_LEASE_SECONDS", 30, 1, 3600, &v, err,
+	    errlen) == -1)
+		return (-1);
+	c->job_lease_seconds = (int)v;
+	if (config_int("JOB_RETRY_MAX_SECONDS", 300, 1, 86400, &v, err,
+	    errlen) == -1)
+		return (-1);
+	c->job_retry_max_seconds = (int)v;
+	if (config_int("JOB_RETENTION_HOURS", 168, 1, 87600, &v, err,
+	    errlen) == -1)
+		return (-1);
+	c->job_retention_hours = (int)v;
+	if (config_int("SMTP_TIMEOUT_MS", 10000, 100, 600000, &v, err,
+	    errlen) == -1)
+		return (-1);
+	c->smtp_timeout_ms = (int)v;
 
 	if (config_ops(c, err, errlen) == -1)
 		return (-1);
@@ -472,5 +501,24 @@ config_cidrs(const char *key, char **out, char *err, size_t errlen)
 		    "address or CIDR (like 10.0.0.0/8 or ::1/128)", key, bad));
 	cidr_list_free(&l);
 	*out = config_strdup(val);
+	return (0);
+}
+
+/* A bare address, safe in a header and an SMTP command: 0 or -1. */
+static int
+config_address(const char *a)
+{
+	const char	*p, *at;
+
+	if (strlen(a) < 3 || strlen(a) > 254)
+		return (-1);
+	for (p = a; *p != '\0'; p++) {
+		if ((unsigned char)*p <= 0x20 || (unsigned char)*p >= 0x7f ||
+		    strchr("<>()[],;:\"\\", *p) != NULL)
+			return (-1);
+	}
+	if ((at = strchr(a, '@')) == NULL || at == a || at[1] == '\0' ||
+	    strchr(at + 1, '@') != NULL)
+		return (-1);
 	return (0);
 }

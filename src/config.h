@@ -38,8 +38,8 @@ struct config {
 	int		 token_expire_min;
 	char		*admin_email;
 	char		*admin_password;
-	char		*smtp_url;
-	char		*mail_from;
+	char		*smtp_url;	/* smtp://, smtps://, smtp+starttls:// */
+	char		*mail_from;	/* a bare address */
 
 	/* Operations (config_ops): rate limits, proxies, /metrics, drain. */
 	uint32_t	 rate_strict_q;	/* RATE_LIMIT_STRICT q/w; q 0: off */
@@ -55,6 +55,13 @@ struct config {
 	int		 keepalive_time;	/* HTTP_KEEPALIVE_TIME, s; 0: off */
 	int		 ws_timeout;	/* WEBSOCKET_TIMEOUT, s */
 	int		 max_connections;	/* MAX_CONNECTIONS per instance */
+
+	/* Notification jobs (src/jobs). */
+	int		 job_max_attempts;	/* sends of one job at most */
+	int		 job_lease_seconds;	/* a claimed job's lease */
+	int		 job_retry_max_seconds;	/* cap of the retry delay */
+	int		 job_retention_hours;	/* sent jobs kept this long */
+	int		 smtp_timeout_ms;	/* one mail's SMTP dialogue */
 };
 
 extern struct config	cfg;

@@ -20,10 +20,12 @@
 #include "bg/bg.h"
 #include "config.h"
 #include "db/db.h"
+#include "jobs/runner.h"
 #include "json/user_json.h"
 #include "log.h"
 #include "migrate.h"
 #include "ops/ops.h"
+#include "store/job_store.h"
 #include "store/store.h"
 #include "version.h"
 
@@ -131,6 +133,7 @@ kore_parent_configure(int argc, char **argv)
 	json_setup();
 	log_setup();
 	store_load();
+	job_store_load();
 
 	if (!strcmp(cmd, "migrate")) {
 		if (i + 1 < argc) {
@@ -188,6 +191,10 @@ kore_parent_configure(int argc, char **argv)
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
 		fprintf(stderr, "userapi: could not initialise libcurl\n");
 		exit(1);
+	}
+	if (jobs_setup() == -1) {
+		fprintf(stderr, "userapi: invalid SMTP_URL\n");
+		exit(2);
 	}
 
 	/* Privileges and chroot are the container's job. */
@@ -256,6 +263,7 @@ kore_worker_configure(void)
 	    cfg.db_queue_max, cfg.db_timeout_ms);
 	db_listen(MAIN_PING_CHANNEL, main_ping, NULL, NULL);
 	ops_worker_setup();
+	jobs_worker_init();
 }
 
 /*

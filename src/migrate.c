@@ -25,6 +25,7 @@ static const struct migration {
 	{ "0002_auth", asset_0002_auth_sql, &asset_len_0002_auth_sql },
 	{ "0003_login_attempts_expiry", asset_0003_login_attempts_expiry_sql,
 	    &asset_len_0003_login_attempts_expiry_sql },
+	{ "0004_jobs", asset_0004_jobs_sql, &asset_len_0004_jobs_sql },
 };
 
 #define MIGRATIONS	(sizeof(migrations) / sizeof(migrations[0]))

@@ -29,6 +29,10 @@ int	api_me_password(struct http_request *);
 int	api_protected(struct http_request *);
 int	api_token(struct http_request *);
 int	api_asset(struct http_request *);
+int	api_user_notify(struct http_request *);
+int	api_jobs(struct http_request *);
+int	api_job(struct http_request *);
+int	api_job_retry(struct http_request *);
 
 /*
  * Start a password job (password_job_new's arguments) on the background

@@ -29,6 +29,11 @@ const struct route api_routes[] = {
 	{ "/users/me/password",	R_POST,		api_me_password, AUTH_TOKEN,	RATE_LOGIN,	0 },
 	{ "/users/{id}",	R_GET,		api_user,	AUTH_TOKEN,	RATE_READ,	0 },
 	{ "/users/{id}",	R_PUT | R_PATCH | R_DELETE, api_user, AUTH_TOKEN, RATE_WRITE,	0 },
+	/* Notification jobs (jobs.c). */
+	{ "/users/{id}/notify",	R_POST,		api_user_notify, AUTH_TOKEN,	RATE_WRITE,	0 },
+	{ "/jobs",		R_GET,		api_jobs,	AUTH_ADMIN,	RATE_READ,	0 },
+	{ "/jobs/{id}",		R_GET,		api_job,	AUTH_TOKEN,	RATE_READ,	0 },
+	{ "/jobs/{id}/retry",	R_POST,		api_job_retry,	AUTH_ADMIN,	RATE_WRITE,	0 },
 	/* The web pages, their files and the OpenAPI document (assets.c). */
 	{ "/",			R_GET | R_HEAD,	api_asset,	AUTH_NONE,	RATE_READ,	0 },
 	{ "/openapi.json",	R_GET | R_HEAD,	api_asset,	AUTH_NONE,	RATE_READ,	0 },

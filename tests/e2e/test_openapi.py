@@ -12,7 +12,7 @@ import requests
 
 import openapi_check
 import route_table
-from conftest import ADMIN_EMAIL, ADMIN_PASSWORD
+from conftest import ADMIN_EMAIL, ADMIN_PASSWORD, free_port
 
 REPO = Path(__file__).resolve().parents[2]
 CONF = REPO / "conf" / "userapi.conf"
@@ -418,7 +418,10 @@ class Client:
 
 
 def test_every_route_answers_as_documented(extra):
-    svc = extra.service(extra.database(), admin=True, BODY_LIMIT=4096)
+    # Nobody listens at SMTP_URL: a job fails its two attempts quickly.
+    svc = extra.service(extra.database(), admin=True, BODY_LIMIT=4096,
+                        SMTP_URL="smtp://127.0.0.1:%d" % free_port(),
+                        JOB_MAX_ATTEMPTS=2)
     c = Client(svc.url)
     admin = c.login(ADMIN_EMAIL, ADMIN_PASSWORD)
 
@@ -518,6 +521,38 @@ def test_every_route_answers_as_documented(extra):
     c(401, "GET", "/users")
     c(422, "GET", "/users", admin, params={"skip": -1, "limit": "x"})
     c(200, "PATCH", "/users/" + other, admin, json={"is_active": True})
+
+    # notification jobs
+    r = c(202, "POST", "/users/%s/notify" % uid, token)
+    job = r.json()["job_id"]
+    assert r.headers["Location"] == "/jobs/" + job
+    c(202, "POST", "/users/%s/notify" % uid, admin,
+      json={"subject": "Hi", "message": "Text"})
+    c(404, "POST", "/users/%s/notify" % other, token)
+    c(401, "POST", "/users/%s/notify" % uid)
+    c(422, "POST", "/users/x/notify", token, json={"subject": ""})
+    c(415, "POST", "/users/%s/notify" % uid, token, data=b"x", headers={
+        "Content-Type": "text/plain"})
+    c(413, "POST", "/users/%s/notify" % uid, token, data=b" " * 5000,
+      headers={"Content-Type": "application/json"})
+    c(200, "GET", "/jobs/" + job, token)
+    c(404, "GET", "/jobs/" + str(uuid.uuid4()), token)
+    c(422, "GET", "/jobs/x", token)
+    c(401, "GET", "/jobs/" + job)
+    c(200, "GET", "/jobs", admin, params={"status": "queued", "limit": 5})
+    c(403, "GET", "/jobs", token)
+    c(401, "GET", "/jobs")
+    c(422, "GET", "/jobs", admin, params={"status": "lost", "skip": -1})
+    deadline = time.monotonic() + 30
+    while c(200, "GET", "/jobs/" + job, admin).json()["status"] != "failed":
+        assert time.monotonic() < deadline, "the job never failed"
+        time.sleep(0.1)
+    c(403, "POST", "/jobs/%s/retry" % job, token)
+    c(200, "POST", "/jobs/%s/retry" % job, admin)
+    c(409, "POST", "/jobs/%s/retry" % job, admin)	# queued or running
+    c(404, "POST", "/jobs/%s/retry" % uuid.uuid4(), admin)
+    c(422, "POST", "/jobs/x/retry", admin)
+    c(401, "POST", "/jobs/%s/retry" % job)
 
     # password
     c(422, "POST", "/users/me/password", token, json={"new_password": "s"})

@@ -1,0 +1,28 @@
+/* userapi: the job runner of each worker: claim, lease, send, report, reclaim, prune. */
+
+#ifndef USERAPI_JOBS_RUNNER_H
+#define USERAPI_JOBS_RUNNER_H
+
+/* The channel the job statements NOTIFY (sql/jobs.sql). */
+#define JOBS_CHANNEL	"userapi_jobs"
+
+/* Parent: SMTP settings from cfg. Returns 0, or -1 for a bad SMTP_URL. */
+int	jobs_setup(void);
+
+/* Per worker, after db_worker_init: the lease name and the timers. */
+void	jobs_worker_init(void);
+
+/* A NOTIFY on JOBS_CHANNEL arrived: claim what is due. */
+void	jobs_notified(void *arg, const char *channel, const char *payload);
+
+/*
+ * LISTEN is (again) established: notifications may have been missed, so
+ * reclaim lapsed leases and claim what is due.
+ */
+void	jobs_resumed(void *arg);
+
+/* Mails in flight in this worker, and jobs this worker sent / failed. */
+void	jobs_stats(int *inflight, unsigned long long *sent,
+	    unsigned long long *failed);
+
+#endif
