@@ -11,7 +11,10 @@
 #     client address, and on with a different X-Forwarded-For address per
 #     request through a trusted proxy (every request a new bucket, the
 #     table churning); a limit no request reaches, so only its cost shows.
-#     ROUNDS interleaved rounds of each, medians reported;
+#     ROUNDS interleaved rounds of each, medians reported, with the
+#     service's CPU time per request (all its processes, from /proc: less
+#     noisy than req/s on a shared machine) and, from bench/rl_micro.c,
+#     the nanoseconds of one rate-limit decision;
 #   - p50/p99 of a light probe (wrk -t1 -c8 on GET /users/me) alone, then
 #     while bench/slowloris.py holds 1,000 connections dribbling headers.
 # Prints two markdown tables. Everything it starts is stopped by PID.
@@ -93,11 +96,22 @@ request = function()
 end
 LUA
 
-# wrk_run ARGS...: prints "req/s p50_ms p99_ms non2xx_or_errors"
+# CPU time (clock ticks) of the service: the parent and its workers.
+svc_ticks() {
+	local p t=0
+	for p in $svc_pid $(pgrep -P "$svc_pid"); do
+		t=$((t + $(awk '{ print $14 + $15 }' "/proc/$p/stat")))
+	done
+	echo "$t"
+}
+
+# wrk_run ARGS...: prints "req/s p50_ms p99_ms errors cpu_us_per_request"
 wrk_run() {
-	local out
+	local out t0 t1
+	t0=$(svc_ticks)
 	out=$(wrk --latency "$@" 2>&1)
-	$PYTHON - "$out" <<'PY'
+	t1=$(svc_ticks)
+	$PYTHON - "$out" $((t1 - t0)) "$(getconf CLK_TCK)" <<'PY'
 import re, sys
 out = sys.argv[1]
 def ms(v, unit):
@@ -108,7 +122,9 @@ p = dict((k, ms(v, u)) for k, v, u in
 err = 0
 for m in re.findall(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out):
     err += sum(int(x) for x in m)
-print("%.0f %.2f %.2f %d" % (rps, p["50"], p["99"], err))
+n = int(re.search(r"(\d+) requests in", out).group(1))
+cpu = int(sys.argv[2]) * 1e6 / int(sys.argv[3]) / max(n, 1)
+print("%.0f %.2f %.2f %d %.1f" % (rps, p["50"], p["99"], err, cpu))
 PY
 }
 
@@ -135,24 +151,29 @@ for r in $(seq "$ROUNDS"); do
 	done
 done
 off=$(cut -d' ' -f1 "$tmp/off" | median)
-on=$(cut -d' ' -f1 "$tmp/on" | median)
-xff=$(cut -d' ' -f1 "$tmp/xff" | median)
+offcpu=$(cut -d' ' -f5 "$tmp/off" | median)
+cc -std=c99 -D_GNU_SOURCE -O2 -I"$TOP/src" -o "$tmp/rl_micro" \
+    "$TOP/bench/rl_micro.c" "$TOP/src/ops/ratelimit.c" "$TOP/src/ops/netaddr.c"
+micro=$("$tmp/rl_micro")
 
 echo
 echo "rate limiter cost: wrk -t2 -c64 -d${DURATION}s GET /users/me (401, no database), WORKERS=2, medians of $ROUNDS interleaved rounds, $(nproc) CPUs"
 echo
-echo "| limiter | req/s | p99 ms (median run) | vs off |"
-echo "|---|---:|---:|---:|"
+echo "| limiter | req/s | vs off | service CPU us/request | vs off | p99 ms |"
+echo "|---|---:|---:|---:|---:|---:|"
 for mode in off on xff; do
 	rps=$(cut -d' ' -f1 "$tmp/$mode" | median)
 	p99=$(cut -d' ' -f3 "$tmp/$mode" | median)
+	cpu=$(cut -d' ' -f5 "$tmp/$mode" | median)
 	case $mode in
 	off) name="off (RATE_LIMIT_GENERAL=0)" ;;
 	on) name="on, one address" ;;
 	xff) name="on, a new address per request (X-Forwarded-For)" ;;
 	esac
-	echo "| $name | $rps | $p99 | $(awk -v a="$rps" -v b="$off" 'BEGIN { printf "%+.1f %%", (a - b) * 100 / b }') |"
+	echo "| $name | $rps | $(awk -v a="$rps" -v b="$off" 'BEGIN { printf "%+.1f %%", (a - b) * 100 / b }') | $cpu | $(awk -v a="$cpu" -v b="$offcpu" 'BEGIN { printf "%+.1f %%", (a - b) * 100 / b }') | $p99 |"
 done
+echo
+echo "$micro"
 
 say "slowloris: a probe alone, then with $SLOW_CONNS dribbling connections"
 start_service RATE_LIMIT_GENERAL=0
@@ -174,7 +195,7 @@ echo "$(cat "$tmp/slow.out")"
 echo
 echo "| probe | req/s | p50 ms | p99 ms | socket errors |"
 echo "|---|---:|---:|---:|---:|"
-read -r r50 p50 p99 e <<<"$base"
+read -r r50 p50 p99 e _ <<<"$base"
 echo "| alone | $r50 | $p50 | $p99 | $e |"
-read -r r50 p50 p99 e <<<"$loaded"
+read -r r50 p50 p99 e _ <<<"$loaded"
 echo "| during the slowloris | $r50 | $p50 | $p99 | $e |"

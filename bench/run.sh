@@ -708,3 +708,10 @@ awk -v svc="$cpu_svc" -v busy="$cpu_busy" -v idle="$cpu_idle" \
 	    c * svc / all, c, per, c * (busy - svc) / all, c * idle / all
 }'
 echo "service RSS max while /token was saturated: $(( (token_rss_max + 1023) / 1024 )) MiB"
+
+# The hardening figures (the rate limiter's cost, others' latency during
+# a slowloris), on an instance and a cluster of their own.
+if [ "${BENCH_HARDENING:-1}" != 0 ]; then
+	echo
+	"$TOP/bench/hardening.sh" "$bin"
+fi
