@@ -11,7 +11,10 @@
  * - every statement of sql/ is prepared once per connection; a failed
  *   prepare (say, migrations not applied yet) makes the connection unusable
  * - queries wait in one bounded FIFO; once per loop turn the waiting ones
- *   are handed to the connections with the fewest queries in flight
+ *   are handed to the connections with the fewest queries in flight, and
+ *   a connection that has read its results takes more at once; each
+ *   connection is flushed once per hand-out (libpq 15 still writes at
+ *   every sync point: PQpipelineSync flushes)
  * - with a pipeline depth above 1 a connection is in libpq's pipeline mode
  *   and holds up to that many queries in flight; each query is followed by
  *   its own sync point, so it runs in its own implicit transaction and a

@@ -229,7 +229,7 @@ def mixed_load(base_url, auth):
         t.join(CLIENT_TIMEOUT + 30)
     assert not any(t.is_alive() for t in threads)
     assert not bad, (len(bad), bad[:10])
-    assert sum(results.values()) > 200, results
+    assert sum(results.values()) >= 64, results
     for kind in ("dup", "missing", "get", "patch", "stale"):
         assert any(k == kind for k, _ in results), (kind, results)
 
@@ -330,7 +330,8 @@ def test_postgres_restart_under_load(extra):
                 seen[(phase["name"], r.status_code)] += 1
                 if r.status_code not in (200, 503):
                     bad.append("%d %s" % (r.status_code, r.text))
-                elif r.status_code == 503 and took > 2:
+                elif r.status_code == 503 and took > 4:
+                    # Not held until the query deadline (5 s).
                     bad.append("503 after %.1f s" % took)
             if r.status_code == 503:
                 time.sleep(0.01)
