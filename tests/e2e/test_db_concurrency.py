@@ -6,8 +6,10 @@ no answer within CLIENT_TIMEOUT seconds counts as unanswered: every test
 wants none.
 """
 
+import os
 import random
 import re
+import signal
 import socket
 import subprocess
 import threading
@@ -293,6 +295,40 @@ def test_clients_that_vanish_mid_query(base_url, auth, dsn, main_log):
         base_url + path, headers=auth, timeout=CLIENT_TIMEOUT).status_code))
     assert got == {200: 20}, got
     assert time.monotonic() - t0 < 4, "the pool was held by dropped queries"
+
+
+def test_server_that_stops_answering_is_504(extra):
+    """The backends of the service's connections are stopped (SIGSTOP), so
+    not even statement_timeout fires: the layer's own deadline answers
+    504, drops those connections and opens new ones."""
+    dsn = extra.database(migrated=True)
+    svc = extra.service(dsn, WORKERS=1, DB_TIMEOUT_MS=1000, admin=True)
+    uid, _ = create(svc.url, svc.auth, "stopped-%s@example.com" %
+                    uuid.uuid4().hex[:12])
+    url = "%s/users/%s" % (svc.url, uid)
+    pids = [int(r[0]) for r in psql(
+        dsn, "SELECT pid FROM pg_stat_activity WHERE datname = "
+        "current_database() AND application_name = 'userapi'")]
+    assert pids
+    for pid in pids:
+        os.kill(pid, signal.SIGSTOP)
+    try:
+        t0 = time.monotonic()
+        r = requests.get(url, headers=svc.auth, timeout=CLIENT_TIMEOUT)
+        assert r.status_code == 504, (r.status_code, r.text)
+        assert time.monotonic() - t0 < 10
+    finally:
+        for pid in pids:
+            os.kill(pid, signal.SIGCONT)
+    deadline = time.monotonic() + 15
+    while True:
+        r = requests.get(url, headers=svc.auth, timeout=CLIENT_TIMEOUT)
+        if r.status_code == 200:
+            break
+        assert r.status_code in (503, 504), (r.status_code, r.text)
+        assert time.monotonic() < deadline, "no 200 after the stop"
+        time.sleep(0.1)
+    assert "query deadline passed" in svc.log()
 
 
 # --- PostgreSQL restarted under load ----------------------------------------
