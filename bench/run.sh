@@ -715,3 +715,10 @@ if [ "${BENCH_HARDENING:-1}" != 0 ]; then
 	echo
 	"$TOP/bench/hardening.sh" "$bin"
 fi
+
+# Notifications (bench/notify.sh): a cluster, an SMTP sink and a service of
+# their own. BENCH_NOTIFY=0 skips it.
+if [ "${BENCH_NOTIFY:-1}" != 0 ]; then
+	echo
+	"$TOP/bench/notify.sh" "$bin"
+fi
