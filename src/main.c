@@ -69,7 +69,9 @@ main_usage(FILE *fp)
 	    "\n"
 	    "commands:\n"
 	    "  serve                 run the HTTP service (default)\n"
-	    "  migrate               apply migrations/ and exit\n"
+	    "  migrate [--wait SECONDS]\n"
+	    "                        apply migrations/ and exit; wait up to\n"
+	    "                        SECONDS for the database to be reachable\n"
 	    "  create-admin EMAIL    create or promote an admin (password from\n"
 	    "                        ADMIN_PASSWORD or stdin)\n"
 	    "  --version             print the version\n"
@@ -135,13 +137,9 @@ kore_parent_configure(int argc, char **argv)
 	store_load();
 	job_store_load();
 
-	if (!strcmp(cmd, "migrate")) {
-		if (i + 1 < argc) {
-			fprintf(stderr, "userapi: migrate takes no argument\n");
-			exit(2);
-		}
-		exit(migrate_run(cfg.database_url) == 0 ? 0 : 1);
-	}
+	if (!strcmp(cmd, "migrate"))
+		exit(migrate_command(cfg.database_url, argc - i - 1,
+		    argv + i + 1));
 
 	if (!strcmp(cmd, "create-admin")) {
 		if (i + 2 != argc) {
@@ -170,9 +168,14 @@ kore_parent_configure(int argc, char **argv)
 		    "required with ADMIN_EMAIL\n");
 		exit(2);
 	}
-	if (generated)
-		log_warn("dev mode: generated a random JWT secret; tokens "
-		    "will not survive a restart");
+	if (generated == CONFIG_SECRET_NEW)
+		log_warn("dev mode: generated a JWT secret and kept it in "
+		    "%s (mode 0600), so tokens survive restarts; it is "
+		    "never used outside dev mode", CONFIG_DEV_SECRET);
+	else if (generated == CONFIG_SECRET_MEMORY)
+		log_warn("dev mode: generated a random JWT secret (could not "
+		    "keep it in %s); tokens will not survive a restart",
+		    CONFIG_DEV_SECRET);
 	token_setup(cfg.jwt_secret, cfg.jwt_secret_len, cfg.jwt_issuer);
 	password_dummy_init();
 

@@ -2,9 +2,11 @@
 
 #include <sys/types.h>
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <libpq-fe.h>
 #include <openssl/evp.h>
@@ -33,6 +35,11 @@ static const struct migration {
 /* Any constant; two `userapi migrate` at once take turns on it. */
 #define MIGRATE_LOCK	"7450217305"
 
+/* --wait: at most this long, and between two attempts at most this. */
+#define MIGRATE_WAIT_MAX	3600
+#define MIGRATE_RETRY_MAX_MS	2000
+
+static PGconn	*migrate_connect(const char *, int);
 static int	migrate_exec(PGconn *, const char *, const char *);
 static void	migrate_checksum(const struct migration *, char *, size_t);
 static int	migrate_one(PGconn *, const struct migration *, PGresult *);
@@ -44,23 +51,44 @@ migrate_latest(void)
 }
 
 int
+migrate_command(const char *conninfo, int argc, char **argv)
+{
+	char		*end;
+	long		 wait;
+
+	wait = 0;
+	if (argc == 2 && !strcmp(argv[0], "--wait")) {
+		errno = 0;
+		wait = strtol(argv[1], &end, 10);
+		if (errno != 0 || end == argv[1] || *end != '\0' || wait < 0 ||
+		    wait > MIGRATE_WAIT_MAX) {
+			fprintf(stderr, "userapi: migrate --wait takes seconds, "
+			    "0..%d, not %s\n", MIGRATE_WAIT_MAX, argv[1]);
+			return (2);
+		}
+	} else if (argc != 0) {
+		fprintf(stderr, "usage: userapi migrate [--wait SECONDS]\n");
+		return (2);
+	}
+	return (migrate_run_wait(conninfo, (int)wait) == 0 ? 0 : 1);
+}
+
+int
 migrate_run(const char *conninfo)
 {
-	const char	*keys[] = { "dbname", "application_name",
-			    "connect_timeout", NULL };
-	const char	*vals[] = { conninfo, "userapi migrate", "5", NULL };
+	return (migrate_run_wait(conninfo, 0));
+}
+
+int
+migrate_run_wait(const char *conninfo, int wait)
+{
 	PGconn		*pg;
 	PGresult	*applied;
 	size_t		 i;
 	int		 rc;
 
-	pg = PQconnectdbParams(keys, vals, 1);
-	if (PQstatus(pg) != CONNECTION_OK) {
-		fprintf(stderr, "userapi: could not connect to database: %s",
-		    PQerrorMessage(pg));
-		PQfinish(pg);
+	if ((pg = migrate_connect(conninfo, wait)) == NULL)
 		return (-1);
-	}
 
 	rc = -1;
 	applied = NULL;
@@ -94,6 +122,64 @@ out:
 	(void)migrate_exec(pg, "SELECT pg_advisory_unlock_all()", NULL);
 	PQfinish(pg);
 	return (rc);
+}
+
+/*
+ * Connect; while the database is not reachable yet (still starting, its
+ * address not resolvable yet, the server refusing), try again for up to
+ * wait seconds, backing off from 100 ms to 2 s. Any failure counts: a
+ * wrong password fails the same way, once the wait is over.
+ */
+static PGconn *
+migrate_connect(const char *conninfo, int wait)
+{
+	const char	*keys[] = { "dbname", "application_name",
+			    "connect_timeout", NULL };
+	const char	*vals[] = { conninfo, "userapi migrate", "5", NULL };
+	struct timespec	 now, deadline, pause;
+	PGconn		*pg;
+	long		 delay_ms, left_ms;
+	int		 said;
+
+	(void)clock_gettime(CLOCK_MONOTONIC, &deadline);
+	deadline.tv_sec += wait;
+	delay_ms = 100;
+	said = 0;
+
+	for (;;) {
+		pg = PQconnectdbParams(keys, vals, 1);
+		if (PQstatus(pg) == CONNECTION_OK) {
+			if (said)
+				fprintf(stderr, "userapi: database reachable\n");
+			return (pg);
+		}
+
+		(void)clock_gettime(CLOCK_MONOTONIC, &now);
+		left_ms = (deadline.tv_sec - now.tv_sec) * 1000 +
+		    (deadline.tv_nsec - now.tv_nsec) / 1000000;
+		if (left_ms <= 0) {
+			fprintf(stderr, "userapi: could not connect to "
+			    "database: %s", PQerrorMessage(pg));
+			PQfinish(pg);
+			return (NULL);
+		}
+		if (!said) {
+			fprintf(stderr, "userapi: database not reachable yet, "
+			    "waiting up to %d s: %s", wait, PQerrorMessage(pg));
+			said = 1;
+		}
+		PQfinish(pg);
+
+		if (delay_ms > left_ms)
+			delay_ms = left_ms;
+		pause.tv_sec = delay_ms / 1000;
+		pause.tv_nsec = (delay_ms % 1000) * 1000000;
+		while (nanosleep(&pause, &pause) == -1 && errno == EINTR)
+			;
+		delay_ms *= 2;
+		if (delay_ms > MIGRATE_RETRY_MAX_MS)
+			delay_ms = MIGRATE_RETRY_MAX_MS;
+	}
 }
 
 /* Apply m unless done; an applied file whose text changed is an error. */

@@ -513,7 +513,7 @@ def test_compose_stack_resolves(compose):
     assert Path(api["build"]["context"]).name == "compose"	# the repo
     assert api["depends_on"]["postgres"]["condition"] == "service_healthy"
     assert api["command"] == ["sh", "-c",
-                              "userapi migrate && exec userapi serve"]
+                              "userapi migrate --wait 60 && exec userapi serve"]
     assert api["environment"]["BIND"] == "0.0.0.0:8000"
     for k, v in values.items():		# every line of .env reaches it
         if k != "BIND":
