@@ -3,12 +3,14 @@
 #include <sys/types.h>
 #include <sys/random.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 
 #include <netinet/in.h>
 #include <arpa/inet.h>
 
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -25,6 +27,11 @@ struct config	cfg;
 static int	config_int(const char *, long long, long long, long long,
 		    long long *, char *, size_t);
 static int	config_bind(struct config *, const char *, char *, size_t);
+static int	config_dev_secret(unsigned char *, size_t, size_t *, int *,
+		    char *, size_t);
+static int	config_read_key(int, const char *, unsigned char *, size_t,
+		    size_t *, char *, size_t);
+static int	config_home(char *, size_t);
 static char	*config_str(const char *, const char *);
 static int	config_address(const char *);
 static char	*config_strdup(const char *);
@@ -63,7 +70,7 @@ config_load(struct config *c, char *err, size_t errlen)
 	if ((p = getenv("DATABASE_URL")) != NULL && *p != '\0') {
 		c->database_url = config_strdup(p);
 	} else {
-		if (getcwd(cwd, sizeof(cwd)) == NULL)
+		if (config_home(cwd, sizeof(cwd)) == -1)
 			return (config_fail(err, errlen,
 			    "DATABASE_URL unset and the working directory "
 			    "is unknown"));
@@ -182,12 +189,11 @@ int
 config_secret(struct config *c, int *generated, char *err, size_t errlen)
 {
 	const char	*env, *path;
-	FILE		*fp;
 	unsigned char	 buf[4096];
 	size_t		 len;
-	int		 toolong;
+	int		 fd;
 
-	*generated = 0;
+	*generated = CONFIG_SECRET_GIVEN;
 	env = getenv("JWT_SECRET");
 	path = getenv("JWT_SECRET_FILE");
 	if (env != NULL && *env == '\0')
@@ -211,32 +217,17 @@ config_secret(struct config *c, int *generated, char *err, size_t errlen)
 		c->jwt_secret_len = len;
 		return (0);
 	} else if (path != NULL) {
-		if ((fp = fopen(path, "r")) == NULL)
+		if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
 			return (config_fail(err, errlen,
 			    "invalid JWT_SECRET_FILE: cannot open %s: %s",
 			    path, strerror(errno)));
-		len = fread(buf, 1, sizeof(buf), fp);
-		toolong = len == sizeof(buf) && fgetc(fp) != EOF;
-		(void)fclose(fp);
-		if (toolong) {
-			explicit_bzero(buf, sizeof(buf));
-			return (config_fail(err, errlen, "invalid "
-			    "JWT_SECRET_FILE: the key must be less than %zu "
-			    "bytes", sizeof(buf)));
-		}
-		if (len > 0 && buf[len - 1] == '\n')
-			len--;
-		if (len > 0 && buf[len - 1] == '\r')
-			len--;
-		if (len < 32)
-			return (config_fail(err, errlen, "invalid "
-			    "JWT_SECRET_FILE: the key must be at least 32 bytes"));
+		if (config_read_key(fd, "JWT_SECRET_FILE", buf, sizeof(buf),
+		    &len, err, errlen) == -1)
+			return (-1);
 	} else if (c->dev) {
-		len = 32;
-		if (getrandom(buf, len, 0) != (ssize_t)len)
-			return (config_fail(err, errlen,
-			    "could not generate a JWT secret"));
-		*generated = 1;
+		if (config_dev_secret(buf, sizeof(buf), &len, generated, err,
+		    errlen) == -1)
+			return (-1);
 	} else {
 		return (config_fail(err, errlen, "JWT_SECRET is not set: set "
 		    "JWT_SECRET (at least 32 bytes) or JWT_SECRET_FILE, or "
@@ -248,6 +239,146 @@ config_secret(struct config *c, int *generated, char *err, size_t errlen)
 	memcpy(c->jwt_secret, buf, len);
 	c->jwt_secret_len = len;
 	explicit_bzero(buf, sizeof(buf));
+	return (0);
+}
+
+/*
+ * The key of the file open as fd (what names it: for errors), one final
+ * newline dropped, 32..size-1 bytes; fd is closed. 0, or -1 with err.
+ */
+static int
+config_read_key(int fd, const char *what, unsigned char *buf, size_t size,
+    size_t *len, char *err, size_t errlen)
+{
+	ssize_t		 n;
+	size_t		 got;
+	char		 more;
+
+	got = 0;
+	while (got < size) {
+		n = read(fd, buf + got, size - got);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+	}
+	n = got == size ? read(fd, &more, 1) : 0;
+	(void)close(fd);
+	if (n != 0) {
+		explicit_bzero(buf, size);
+		return (config_fail(err, errlen, "invalid %s: the key must be "
+		    "less than %zu bytes", what, size));
+	}
+	if (got > 0 && buf[got - 1] == '\n')
+		got--;
+	if (got > 0 && buf[got - 1] == '\r')
+		got--;
+	if (got < 32)
+		return (config_fail(err, errlen, "invalid %s: the key must be "
+		    "at least 32 bytes", what));
+	*len = got;
+	return (0);
+}
+
+/*
+ * Dev mode without a key: the one kept in var/jwt-secret of the working
+ * directory (the checkout, for make run and make dev), so that tokens
+ * outlive a restart or a rebuild; made on first use (64 hex digits, mode
+ * 0600, var/ created 0700 when missing). It must belong to this user and
+ * be readable by no one else. When it cannot be written (a read-only
+ * directory), the key lives in memory only. *generated: CONFIG_SECRET_*.
+ */
+static int
+config_dev_secret(unsigned char *buf, size_t size, size_t *len,
+    int *generated, char *err, size_t errlen)
+{
+	struct stat	 st;
+	unsigned char	 raw[32];
+	size_t		 i;
+	ssize_t		 n;
+	int		 fd, tries;
+
+	for (tries = 0; tries < 2; tries++) {
+		fd = open(CONFIG_DEV_SECRET, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+		if (fd != -1) {
+			if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode) ||
+			    st.st_uid != geteuid() || (st.st_mode & 077)) {
+				(void)close(fd);
+				return (config_fail(err, errlen, "invalid %s: "
+				    "must be a file of this user with mode "
+				    "0600 (dev mode's JWT secret)",
+				    CONFIG_DEV_SECRET));
+			}
+			if (config_read_key(fd, CONFIG_DEV_SECRET, buf, size,
+			    len, err, errlen) == -1)
+				return (-1);
+			*generated = CONFIG_SECRET_KEPT;
+			return (0);
+		}
+		if (errno != ENOENT)
+			return (config_fail(err, errlen, "invalid %s: cannot "
+			    "open it: %s", CONFIG_DEV_SECRET, strerror(errno)));
+
+		if (getrandom(raw, sizeof(raw), 0) != (ssize_t)sizeof(raw))
+			return (config_fail(err, errlen,
+			    "could not generate a JWT secret"));
+		for (i = 0; i < sizeof(raw); i++)
+			(void)snprintf((char *)buf + i * 2, 3, "%02x", raw[i]);
+		explicit_bzero(raw, sizeof(raw));
+		*len = sizeof(raw) * 2;
+
+		if (mkdir("var", 0700) == -1 && errno != EEXIST)
+			break;
+		fd = open(CONFIG_DEV_SECRET, O_WRONLY | O_CREAT | O_EXCL |
+		    O_NOFOLLOW | O_CLOEXEC, 0600);
+		if (fd == -1 && errno == EEXIST)
+			continue;	/* another process made it: read it */
+		if (fd == -1)
+			break;
+		buf[*len] = '\n';
+		n = write(fd, buf, *len + 1);
+		if (close(fd) == -1 || n != (ssize_t)*len + 1) {
+			(void)unlink(CONFIG_DEV_SECRET);
+			break;
+		}
+		*generated = CONFIG_SECRET_NEW;
+		return (0);
+	}
+
+	*generated = CONFIG_SECRET_MEMORY;
+	return (0);
+}
+
+/*
+ * The directory whose var/ holds the private cluster: the working
+ * directory when its var/ has one (make run, make dev and kodev run
+ * start there), else the directory of the binary when its var/ has one
+ * (./userapi create-admin from anywhere), else the working directory.
+ */
+static int
+config_home(char *dir, size_t len)
+{
+	char		 exe[PATH_MAX], probe[PATH_MAX + 16], *slash;
+	ssize_t		 n;
+
+	if (getcwd(dir, len) == NULL)
+		return (-1);
+	if (snprintf(probe, sizeof(probe), "%s/var/pgdata", dir) <
+	    (int)sizeof(probe) && access(probe, F_OK) == 0)
+		return (0);
+
+	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (n <= 0)
+		return (0);
+	exe[n] = '\0';
+	if ((slash = strrchr(exe, '/')) == NULL || slash == exe)
+		return (0);
+	*slash = '\0';
+	if (snprintf(probe, sizeof(probe), "%s/var/pgdata", exe) <
+	    (int)sizeof(probe) && access(probe, F_OK) == 0 &&
+	    strlen(exe) < len)
+		(void)strcpy(dir, exe);
 	return (0);
 }
 

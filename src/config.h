@@ -73,10 +73,20 @@ extern struct config	cfg;
  */
 int	config_load(struct config *c, char *err, size_t errlen);
 
+/* Dev mode's key, relative to the working directory. */
+#define CONFIG_DEV_SECRET	"var/jwt-secret"
+
+/* Where the key came from (*generated of config_secret). */
+#define CONFIG_SECRET_GIVEN	0	/* JWT_SECRET or JWT_SECRET_FILE */
+#define CONFIG_SECRET_KEPT	1	/* dev mode: var/jwt-secret, as before */
+#define CONFIG_SECRET_NEW	2	/* dev mode: made now, kept in var/ */
+#define CONFIG_SECRET_MEMORY	3	/* dev mode: var/ not writable */
+
 /*
  * The token key, needed by `serve` only: JWT_SECRET, or the contents of
  * JWT_SECRET_FILE (one final newline dropped), at least 32 bytes. In dev
- * mode a missing key is generated (*generated set). 0, or -1 with err.
+ * mode only, a missing key is the one kept in var/jwt-secret, made on
+ * first use. *generated says which (CONFIG_SECRET_*). 0, or -1 with err.
  */
 int	config_secret(struct config *c, int *generated, char *err,
 	    size_t errlen);
