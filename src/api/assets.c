@@ -1,4 +1,4 @@
-/* userapi: the compiled-in web assets: /openapi.json, /docs, /redoc, the demo page, /static/<name>. */
+/* userapi: the compiled-in web assets: /openapi.json, /docs, /redoc, /conventions, the demo page, /static/<name>. */
 
 /*
  * Everything served here is a byte array that kodev compiled in from
@@ -93,6 +93,7 @@ static const struct asset assets[] = {
 	ASSET("/", demo_html, CT_HTML, CSP_DEMO, ASSET_PAGE),
 	ASSET("/docs", docs_html, CT_HTML, CSP_DOCS, ASSET_PAGE),
 	ASSET("/redoc", redoc_html, CT_HTML, CSP_REDOC, ASSET_PAGE),
+	ASSET("/conventions", conventions_html, CT_HTML, CSP_DEMO, ASSET_PAGE),
 
 	/* Our own scripts and styles. */
 	ASSET("/static/api-client.js", api_client_js, CT_JS, NULL,

@@ -39,6 +39,7 @@ const struct route api_routes[] = {
 	{ "/openapi.json",	R_GET | R_HEAD,	api_asset,	AUTH_NONE,	RATE_READ,	0 },
 	{ "/docs",		R_GET | R_HEAD,	api_asset,	AUTH_NONE,	RATE_READ,	0 },
 	{ "/redoc",		R_GET | R_HEAD,	api_asset,	AUTH_NONE,	RATE_READ,	0 },
+	{ "/conventions",	R_GET | R_HEAD,	api_asset,	AUTH_NONE,	RATE_READ,	0 },
 	{ "/static/*",		R_GET | R_HEAD,	api_asset,	AUTH_NONE,	RATE_READ,	0 },
 };
 

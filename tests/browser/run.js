@@ -163,6 +163,100 @@ test("docs", async (page, w) => {
 	await op.screenshot({ path: path.join(ARTIFACTS, "docs-try-it-out.png") });
 });
 
+/*
+ * The WCAG contrast ratio of an element's text against what is behind it:
+ * its colour, and the first ancestor background that is not transparent
+ * (white when none is).
+ */
+function contrastOf(locator) {
+	return locator.evaluate((el) => {
+		const rgba = (s) => {
+			const v = s.match(/[\d.]+/g).map(Number);
+			return { r: v[0], g: v[1], b: v[2],
+			    a: v.length > 3 ? v[3] : 1 };
+		};
+		const lum = (c) => {
+			const f = (x) => {
+				x /= 255;
+				return x <= 0.03928 ? x / 12.92 :
+				    Math.pow((x + 0.055) / 1.055, 2.4);
+			};
+			return 0.2126 * f(c.r) + 0.7152 * f(c.g) +
+			    0.0722 * f(c.b);
+		};
+		const fg = getComputedStyle(el).color;
+		let bg = "rgb(255, 255, 255)";
+		for (let n = el; n; n = n.parentElement) {
+			const c = getComputedStyle(n).backgroundColor;
+			if (rgba(c).a > 0) {
+				bg = c;
+				break;
+			}
+		}
+		const a = lum(rgba(fg)), b = lum(rgba(bg));
+		return { fg: fg, bg: bg, ratio: (Math.max(a, b) + 0.05) /
+		    (Math.min(a, b) + 0.05) };
+	});
+}
+
+/* The page's own styles leak into no widget: readable model names. */
+test("docs-schemas", async (page, w) => {
+	await page.goto(BASE + "/docs");
+	const models = page.locator(".swagger-ui section.models");
+	await models.waitFor();
+	if (!await models.evaluate((el) => el.classList.contains("is-open")))
+		await models.locator("h4 button, h4").first().click();
+	/* OpenAPI 3.1: Swagger UI draws schemas as JSON Schema 2020-12. */
+	const name = models.locator(".json-schema-2020-12-head " +
+	    ".json-schema-2020-12__title").filter({ hasText: /^User$/ }).first();
+	await name.waitFor();
+	await name.scrollIntoViewIfNeeded();
+	const c = await contrastOf(name);
+	console.log("# model name User: " + c.fg + " on " + c.bg +
+	    ", contrast " + c.ratio.toFixed(2));
+	await models.screenshot({ path: path.join(ARTIFACTS,
+	    "docs-schemas.png") });
+	/* WCAG AA for normal text. */
+	check(c.ratio >= 4.5, "a model name is readable: " + c.fg + " on " +
+	    c.bg + " is " + c.ratio.toFixed(2) + ":1, below 4.5:1");
+	/* No rule of site.css matches Swagger UI's schema widgets. */
+	const leaks = await models.evaluate((root) => {
+		const sheet = [...document.styleSheets].find((x) =>
+		    (x.href || "").includes("/static/site.css"));
+		const els = [...root.querySelectorAll("*")];
+		const hit = [];
+		for (const r of sheet ? sheet.cssRules : []) {
+			if (r.selectorText && els.some((e) =>
+			    e.matches(r.selectorText)))
+				hit.push(r.selectorText);
+		}
+		return sheet ? hit : null;
+	});
+	check(leaks !== null, "site.css is loaded on /docs");
+	check(leaks.length === 0, "rules of site.css style Swagger UI's " +
+	    "schemas: " + leaks.join(", "));
+});
+
+/* The introduction is short and links the full conventions. */
+test("conventions", async (page, w) => {
+	await page.goto(BASE + "/docs");
+	const info = page.locator(".swagger-ui .info .description");
+	await info.waitFor();
+	const box = await info.boundingBox();
+	check(box.height < 400, "the introduction is short: " + box.height +
+	    " px");
+	/* Swagger UI opens description links in a new tab: follow it here. */
+	const link = info.locator("a", { hasText: "The full conventions" });
+	check(await link.getAttribute("href") === "/conventions",
+	    "the introduction links /conventions");
+	await page.goto(BASE + "/conventions");
+	await page.locator("main.prose h2").filter({ hasText: "Conventions" })
+	    .waitFor();
+	check(await page.locator("main.prose li").count() >= 10,
+	    "the full text is there");
+	await shot(page, "conventions");
+});
+
 /* --- /redoc --------------------------------------------------------------- */
 
 test("redoc", async (page, w) => {

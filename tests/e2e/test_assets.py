@@ -17,7 +17,7 @@ REPO = Path(__file__).resolve().parents[2]
 ASSETS = REPO / "assets"
 
 PAGES = {"/": "userapi - demo", "/docs": "userapi - Swagger UI",
-         "/redoc": "userapi - ReDoc"}
+         "/redoc": "userapi - ReDoc", "/conventions": "userapi - conventions"}
 HTML_CT = "text/html; charset=utf-8"
 NO_CACHE = "no-cache"
 FOREVER = "public, max-age=31536000, immutable"
@@ -59,6 +59,8 @@ CSP = {
     "/redoc": dict(CSP_COMMON, **{"style-src": ["'self'", "'unsafe-inline'"],
                                   "img-src": ["'self'", "data:"],
                                   "worker-src": ["blob:"]}),
+    "/conventions": dict(CSP_COMMON, **{"style-src": ["'self'"],
+                                        "img-src": ["'self'"]}),
 }
 
 
@@ -125,7 +127,7 @@ def test_page(base_url, path):
 def test_page_has_no_inline_code_and_nothing_from_outside(base_url, path):
     html = requests.get(base_url + path, timeout=10).text
     scripts = re.findall(r"<script([^>]*)>(.*?)</script>", html, re.S)
-    assert scripts, html
+    assert scripts or path == "/conventions", html	# text only
     for attrs, body in scripts:
         assert re.search(r'src="/static/[^"]+"', attrs), attrs
         assert body.strip() == ""
@@ -153,8 +155,24 @@ def test_demo_page_links_its_scripts(base_url):
     html = requests.get(base_url + "/", timeout=10).text
     assert [n for n, _ in static_links(html)] == [
         "favicon.svg", "site.css", "api-client.js", "demo.js"]
-    for target in ('href="/docs"', 'href="/redoc"', 'href="/openapi.json"'):
+    for target in ('href="/docs"', 'href="/redoc"', 'href="/openapi.json"',
+                   'href="/conventions"'):
         assert target in html
+
+
+def test_the_documents_introduction_links_the_full_conventions(base_url):
+    """The document's description stays short; its link resolves to the
+    page that holds the full text (every convention named there)."""
+    doc = requests.get(base_url + "/openapi.json", timeout=10).json()
+    intro = doc["info"]["description"]
+    assert "](/conventions)" in intro and len(intro) < 1200, len(intro)
+    r = requests.get(base_url + "/conventions", timeout=10)
+    assert r.status_code == 200
+    openapi_check.check_response(r)
+    for topic in ("Strict types", "Validation errors", "ETags", "Tokens",
+                  "Lockout", "Rate limits", "Back-pressure",
+                  "Protocol errors", "X-Request-ID"):
+        assert topic in r.text, topic
 
 
 # --- /static/ ----------------------------------------------------------------
@@ -303,8 +321,9 @@ def test_unknown_asset_is_json_404(base_url, path):
             assert body == b""
 
 
-@pytest.mark.parametrize("path", ["/", "/docs", "/redoc", "/openapi.json",
-                                  "/static/demo.js", "/static/nope.js"])
+@pytest.mark.parametrize("path", ["/", "/docs", "/redoc", "/conventions",
+                                  "/openapi.json", "/static/demo.js",
+                                  "/static/nope.js"])
 @pytest.mark.parametrize("method", ["POST", "PUT", "PATCH", "DELETE",
                                     "OPTIONS"])
 def test_other_methods_are_405(base_url, path, method):

@@ -91,9 +91,11 @@ def test_pages_in_a_browser(browser_service):
     (ARTIFACTS / "run.log").write_text(out, encoding="utf-8")
 
     assert rc == 0, "browser tests failed (exit %s):\n%s" % (rc, out)
-    for name in ("ok docs", "ok redoc", "ok demo"):
+    for name in ("ok docs", "ok docs-schemas", "ok conventions", "ok redoc",
+                 "ok demo"):
         assert name in out, out
-    for png in ("docs", "docs-authorized", "docs-try-it-out", "redoc",
+    for png in ("docs", "docs-authorized", "docs-try-it-out", "docs-schemas",
+                "conventions", "redoc",
                 "demo", "demo-profile"):
         f = ARTIFACTS / (png + ".png")
         assert f.is_file() and f.stat().st_size > 1000, f

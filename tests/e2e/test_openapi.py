@@ -85,6 +85,16 @@ def test_schema_is_valid_json_schema_2020_12(where, schema):
     jsonschema.Draft202012Validator.check_schema(DOC.inline(schema))
 
 
+def test_every_schema_is_typed():
+    """A const or enum says its type too: tools that read only "type"
+    (ReDoc, generators) would show "any" otherwise."""
+    untyped = [where for where, node in walk(DOC.doc)
+               if ("const" in node or "enum" in node) and "type" not in node
+               and "in" not in node and "/examples/" not in where
+               and "/example/" not in where]
+    assert not untyped, untyped
+
+
 def test_every_reference_resolves():
     refs = [(w, n["$ref"]) for w, n in walk(DOC.doc) if "$ref" in n]
     assert refs
@@ -429,7 +439,7 @@ def test_every_route_answers_as_documented(extra):
     c(200, "GET", "/healthz")
     c(200, "GET", "/readyz")
     c(200, "GET", "/metrics")
-    for path in ("/", "/docs", "/redoc", "/openapi.json",
+    for path in ("/", "/docs", "/redoc", "/conventions", "/openapi.json",
                  "/static/demo.js"):
         etag = c(200, "GET", path).headers["ETag"]
         c(200, "HEAD", path)
