@@ -27,6 +27,8 @@ COPY . .
 RUN npm_config_omit=dev make build && ./userapi --version
 
 # --- runtime: the libraries and the binary, run as a user without privileges
+# (uid 10001, above the system range, so no host user shares it; created
+# as a regular user, since useradd --system warns about such a uid)
 FROM ${DEBIAN_IMAGE}
 COPY packages.txt /tmp/packages.txt
 RUN pkgs=$(awk -v role=image '!/^#/ { for (i = 2; i <= NF; i++) if ($i == role) { print $1; break } }' /tmp/packages.txt) \
@@ -35,8 +37,9 @@ RUN pkgs=$(awk -v role=image '!/^#/ { for (i = 2; i <= NF; i++) if ($i == role) 
 	&& DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $pkgs \
 	&& rm -rf /var/lib/apt/lists/* /tmp/packages.txt \
 	&& groupadd --system --gid 10001 userapi \
-	&& useradd --system --uid 10001 --gid userapi --home-dir /var/lib/userapi \
-	    --create-home --shell /usr/sbin/nologin userapi
+	&& useradd --uid 10001 --gid userapi --no-log-init --no-create-home \
+	    --home-dir /var/lib/userapi --shell /usr/sbin/nologin userapi \
+	&& install -d -o userapi -g userapi -m 0750 /var/lib/userapi
 COPY --from=build /src/userapi /usr/local/bin/userapi
 # Kore writes kore.pid into the working directory.
 WORKDIR /var/lib/userapi

@@ -24,7 +24,7 @@ HEADERS		:= $(shell find src -name '*.h' 2>/dev/null)
 .PHONY: all deps deps-build deps-run deps-test deps-bench deps-dev build \
 	sanitize run dev db db-stop stop psql test unit e2e bench clean \
 	fuzz deps-fuzz \
-	kodev-setup assets-vendor kore-source
+	kodev-setup assets-vendor kore-source test-image
 
 all: build kodev-setup
 
@@ -174,6 +174,12 @@ e2e: deps-test sanitize
 # `make test` runs each only a few seconds.
 fuzz: deps-fuzz
 	@$(MAKE) -s -C tests/fuzz run
+
+# The Dockerfile built with podman on a base made by debootstrap, run
+# against a throwaway PostgreSQL (scripts/test-image.sh; needs root).
+test-image:
+	@scripts/deps.sh run test image-test
+	@scripts/test-image.sh
 
 bench: deps-bench build
 	@bench/run.sh $(TOP)/userapi
