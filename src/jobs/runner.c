@@ -40,6 +40,7 @@
 #include "jobs/mail.h"
 #include "jobs/runner.h"
 #include "log.h"
+#include "ops/drain.h"
 #include "store/job_store.h"
 
 #define SLOT_FREE	0
@@ -156,6 +157,19 @@ jobs_resumed(void *arg)
 	jobs_tick(NULL, kore_time_ms());
 }
 
+int
+jobs_busy(void)
+{
+	int	i, n;
+
+	n = claiming;
+	for (i = 0; i < nslots; i++) {
+		if (slots[i].state != SLOT_FREE)
+			n++;
+	}
+	return (n);
+}
+
 void
 jobs_stats(int *inflight, unsigned long long *sent,
     unsigned long long *failed)
@@ -209,6 +223,9 @@ jobs_claim(void)
 {
 	int	n;
 
+	/* Draining (SIGTERM): no new jobs; those here finish and report. */
+	if (drain_active())
+		return;
 	if (claiming) {
 		claim_again = 1;
 		return;

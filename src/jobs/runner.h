@@ -21,6 +21,12 @@ void	jobs_notified(void *arg, const char *channel, const char *payload);
  */
 void	jobs_resumed(void *arg);
 
+/*
+ * Jobs this worker holds (being sent or reported) plus a claim in
+ * flight: the drain waits for it to reach 0.
+ */
+int	jobs_busy(void);
+
 /* Mails in flight in this worker, and jobs this worker sent / failed. */
 void	jobs_stats(int *inflight, unsigned long long *sent,
 	    unsigned long long *failed);

@@ -11,6 +11,7 @@
 #include "bg/bg.h"
 #include "config.h"
 #include "http/dispatch.h"
+#include "jobs/runner.h"
 #include "log.h"
 #include "ops/drain.h"
 
@@ -41,9 +42,10 @@ kore_worker_drain(void)
 	http_keepalive_time = 0;
 	drain_deadline = kore_time_ms() + (u_int64_t)cfg.shutdown_grace * 1000;
 	log_info("draining: %u connections, %u requests in flight, "
-	    "%d background jobs; grace %d s", worker_active_connections,
-	    http_request_count, bg_in_flight(BG_PASSWORD) +
-	    bg_in_flight(BG_MAIL), cfg.shutdown_grace);
+	    "%d background jobs, %d mail jobs; grace %d s",
+	    worker_active_connections, http_request_count,
+	    bg_in_flight(BG_PASSWORD) + bg_in_flight(BG_MAIL), jobs_busy(),
+	    cfg.shutdown_grace);
 
 	drain_idle_close();
 	(void)kore_timer_add(drain_tick, DRAIN_TICK_MS, NULL, 0);
@@ -84,7 +86,7 @@ static int
 drain_left(void)
 {
 	return ((int)http_request_count + (int)worker_active_connections +
-	    bg_in_flight(BG_PASSWORD) + bg_in_flight(BG_MAIL));
+	    bg_in_flight(BG_PASSWORD) + bg_in_flight(BG_MAIL) + jobs_busy());
 }
 
 static void
@@ -97,10 +99,11 @@ drain_tick(void *arg, u_int64_t now)
 	}
 	if (now >= drain_deadline) {
 		log_warn("shutdown grace of %d s passed: cutting %u "
-		    "connections, %u requests, %d background jobs",
+		    "connections, %u requests, %d background jobs, %d mail "
+		    "jobs (their leases lapse and another worker sends them)",
 		    cfg.shutdown_grace, worker_active_connections,
 		    http_request_count, bg_in_flight(BG_PASSWORD) +
-		    bg_in_flight(BG_MAIL));
+		    bg_in_flight(BG_MAIL), jobs_busy());
 		kore_worker_quit();
 		return;
 	}

@@ -376,3 +376,37 @@ def test_drain_idle_instance_exits_at_once(extra):
     svc.proc.send_signal(signal.SIGTERM)
     assert svc.proc.wait(10) == 0
     assert time.monotonic() - t0 < 5
+
+
+def test_drain_finishes_the_mail_being_sent(extra):
+    from smtp_sink import SmtpSink
+    from conftest import free_port, psql
+    sink = SmtpSink(free_port()).start()
+    try:
+        db = extra.database()
+        svc = extra.service(db, admin=True, SHUTDOWN_GRACE_SECONDS=30,
+                            SMTP_URL="smtp://127.0.0.1:%d" % sink.port,
+                            SMTP_TIMEOUT_MS=20000, JOB_LEASE_SECONDS=2)
+        r = requests.post(svc.url + "/users", timeout=30, json={
+            "name": "Mail", "email": unique_email("drain")})
+        uid = r.json()["id"]
+        sink.delay(3)
+        r = requests.post(svc.url + "/users/%s/notify" % uid,
+                          headers=svc.auth, timeout=30)
+        assert r.status_code == 202, r.text
+        job_id = r.json()["job_id"]
+        deadline = time.monotonic() + 20
+        while psql(db, "SELECT status FROM jobs WHERE id = '%s'" %
+                   job_id)[0][0] != "running":
+            assert time.monotonic() < deadline, "the job never ran"
+            time.sleep(0.05)
+        time.sleep(0.5)			# the sink holds its DATA
+        svc.proc.send_signal(signal.SIGTERM)
+        assert svc.proc.wait(30) == 0
+        # sent in full and reported before the worker left
+        assert psql(db, "SELECT status, attempts FROM jobs WHERE id = '%s'"
+                    % job_id) == [["sent", "1"]]
+        assert len(sink.for_job(job_id)) == 1
+        assert "shutdown grace" not in svc.log()
+    finally:
+        sink.stop()
