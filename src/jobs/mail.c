@@ -92,7 +92,10 @@ mail_build(const struct mail *m, size_t *len)
 	subject = mail_subject(m->subject);
 	mail_printf(&b, "From: %s\r\n", m->from);
 	mail_printf(&b, "To: %s\r\n", m->to);
-	mail_printf(&b, "Subject: %s\r\n", subject);
+	/* Up to 200 characters as encoded-words: longer than printf's buffer. */
+	mail_puts(&b, "Subject: ");
+	mail_puts(&b, subject);
+	mail_puts(&b, "\r\n");
 	free(subject);
 	mail_puts(&b, "Date: ");
 	mail_date(&b, m->date);

@@ -410,3 +410,37 @@ def test_drain_finishes_the_mail_being_sent(extra):
         assert "shutdown grace" not in svc.log()
     finally:
         sink.stop()
+
+
+# --- regressions found by fuzzing -------------------------------------------
+
+def test_fuzz_regression_long_encoded_subject(extra):
+    """tests/fuzz/regress/mail: a Subject of 200 four-byte characters is
+    over 1,024 bytes as encoded-words; building the mail aborted the
+    worker (and again for every retry of the job). It is sent."""
+    from smtp_sink import SmtpSink
+    from conftest import free_port, psql
+    sink = SmtpSink(free_port()).start()
+    try:
+        db = extra.database()
+        svc = extra.service(db, admin=True,
+                            SMTP_URL="smtp://127.0.0.1:%d" % sink.port)
+        r = requests.post(svc.url + "/users", timeout=30, json={
+            "name": "Emoji", "email": unique_email("fuzz")})
+        uid = r.json()["id"]
+        r = requests.post(svc.url + "/users/%s/notify" % uid,
+                          headers=svc.auth, timeout=30,
+                          json={"subject": "\U0001F600" * 200})
+        assert r.status_code == 202, r.text
+        job_id = r.json()["job_id"]
+        sink.wait_for(lambda _: sink.for_job(job_id), timeout=20)
+        deadline = time.monotonic() + 10
+        while psql(db, "SELECT status FROM jobs WHERE id = '%s'" %
+                   job_id) != [["sent"]]:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        assert psql(db, "SELECT status FROM jobs WHERE id = '%s'" %
+                    job_id) == [["sent"]]
+        assert "exited" not in svc.log()
+    finally:
+        sink.stop()
