@@ -65,6 +65,12 @@ SEEDS = {
               "limit=+5", "limit=0x10", "last_id=7"],
     "if_match": ['"3"', '"3", "5"', 'W/"3"', "*", '"abc"', '"3",W/"4","5"',
                  '"' + "9" * 30 + '"', ' , ,"1"', '"', '""'],
+    "mail": [
+        "ann@example.com\0Welcome!\0Hello Ann,\nwelcome.\n\0job-1",
+        "bob@example.com\0Gr\u00fc\u00dfe \U0001F600\0.\n..\n.x\r\n\0id",
+        "x@y\0Subject: evil\r\nBcc: a@b\0" + "a" * 2000 + "\0id",
+        "bad address@x\0s\0b\0i", "<a@b>\0\0\0", "a@b\0\x01\x7f\0\0",
+    ],
     "config": [
         "DATABASE_URL=postgresql://u@localhost/db\nBIND=0.0.0.0:8000\nWORKERS=2",
         "BIND=[::1]:8080\nLOG_FORMAT=json\nUSERAPI_DEV=1",
