@@ -32,6 +32,7 @@ static int	config_dev_secret(unsigned char *, size_t, size_t *, int *,
 static int	config_read_key(int, const char *, unsigned char *, size_t,
 		    size_t *, char *, size_t);
 static int	config_home(char *, size_t);
+static int	config_ws(struct config *, char *, size_t);
 static char	*config_str(const char *, const char *);
 static int	config_address(const char *);
 static char	*config_strdup(const char *);
@@ -182,6 +183,53 @@ config_load(struct config *c, char *err, size_t errlen)
 	if (config_ops(c, err, errlen) == -1)
 		return (-1);
 
+	if (config_ws(c, err, errlen) == -1)
+		return (-1);
+
+	return (0);
+}
+
+/* The WebSocket settings (WS_*). */
+static int
+config_ws(struct config *c, char *err, size_t errlen)
+{
+	long long	v;
+
+	if (config_int("WS_MAX_MESSAGE", 4096, 16, 1048576,
+	    &v, err, errlen) == -1)
+		return (-1);
+	c->ws_max_message = (int)v;
+	if (config_int("WS_RATE", 20, 1, 100000, &v, err, errlen) == -1)
+		return (-1);
+	c->ws_rate = (int)v;
+	if (config_int("WS_BURST", 40, 1, 100000, &v, err, errlen) == -1)
+		return (-1);
+	c->ws_burst = (int)v;
+	if (config_int("WS_MAX_CLIENTS", 8000, 0, 1000000,
+	    &v, err, errlen) == -1)
+		return (-1);
+	c->ws_max_clients = (int)v;
+	if (config_int("WS_MAX_QUEUED", 1048576, 4096, 1073741824,
+	    &v, err, errlen) == -1)
+		return (-1);
+	c->ws_max_queued = (int)v;
+	if (config_int("WS_HISTORY", 1000, 1, 1000000, &v, err, errlen) == -1)
+		return (-1);
+	c->ws_history = (int)v;
+	if (config_int("WS_HISTORY_SECONDS", 600, 1, 31536000,
+	    &v, err, errlen) == -1)
+		return (-1);
+	c->ws_history_seconds = (int)v;
+	if (config_int("WS_PING_SECONDS", 20, 1, 3600, &v, err, errlen) == -1)
+		return (-1);
+	c->ws_ping_seconds = (int)v;
+	if (c->ws_ping_seconds >= c->ws_timeout)
+		return (config_fail(err, errlen, "invalid WS_PING_SECONDS: "
+		    "must be less than WEBSOCKET_TIMEOUT"));
+	if (config_int("WS_NOTIFY_MAX", 7999, 0, 7999, &v, err, errlen) == -1)
+		return (-1);
+	c->ws_notify_max = (int)v;
+	c->ws_allowed_origins = config_str("WS_ALLOWED_ORIGINS", NULL);
 	return (0);
 }
 
@@ -397,6 +445,7 @@ config_free(struct config *c)
 	free(c->mail_from);
 	free(c->trusted_proxies);
 	free(c->metrics_allow);
+	free(c->ws_allowed_origins);
 	memset(c, 0, sizeof(*c));
 }
 

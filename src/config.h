@@ -62,6 +62,18 @@ struct config {
 	int		 job_retry_max_seconds;	/* cap of the retry delay */
 	int		 job_retention_hours;	/* sent jobs kept this long */
 	int		 smtp_timeout_ms;	/* one mail's SMTP dialogue */
+
+	/* WebSocket /ws (src/ws/) */
+	int		 ws_max_message;	/* text bytes; over: close 1009 */
+	int		 ws_rate;		/* messages per second ... */
+	int		 ws_burst;		/* ... with this burst; over: 1008 */
+	int		 ws_max_clients;	/* sockets per instance; over: 503 */
+	int		 ws_max_queued;		/* unsent bytes per socket */
+	int		 ws_history;		/* messages kept for resume */
+	int		 ws_history_seconds;	/* ... and for at most this long */
+	int		 ws_ping_seconds;	/* server pings */
+	int		 ws_notify_max;		/* NOTIFY payload; bigger: the id */
+	char		*ws_allowed_origins;	/* comma-separated, or NULL: any */
 };
 
 extern struct config	cfg;

@@ -28,6 +28,7 @@
 #include "store/job_store.h"
 #include "store/store.h"
 #include "version.h"
+#include "ws/ws.h"
 
 #define MAIN_PING_CHANNEL	"userapi_ping"
 
@@ -221,6 +222,7 @@ kore_parent_configure(int argc, char **argv)
 	    cfg.workers - 1) / cfg.workers);
 	worker_rlimit_nofiles = worker_max_connections * 2 + 1024;
 	http_body_max = cfg.body_max * 2;
+	ws_parent_init();
 	main_bind();
 
 	log_info("userapi %s listening on %s:%u with %d workers",
@@ -267,6 +269,7 @@ kore_worker_configure(void)
 	db_listen(MAIN_PING_CHANNEL, main_ping, NULL, NULL);
 	ops_worker_setup();
 	jobs_worker_init();
+	ws_worker_init();
 }
 
 /*

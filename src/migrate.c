@@ -28,6 +28,7 @@ static const struct migration {
 	{ "0003_login_attempts_expiry", asset_0003_login_attempts_expiry_sql,
 	    &asset_len_0003_login_attempts_expiry_sql },
 	{ "0004_jobs", asset_0004_jobs_sql, &asset_len_0004_jobs_sql },
+	{ "0005_ws", asset_0005_ws_sql, &asset_len_0005_ws_sql },
 };
 
 #define MIGRATIONS	(sizeof(migrations) / sizeof(migrations[0]))

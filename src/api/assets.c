@@ -1,4 +1,4 @@
-/* userapi: the compiled-in web assets: /openapi.json, /docs, /redoc, /conventions, the demo page, /static/<name>. */
+/* userapi: the compiled-in web assets: /openapi.json, /asyncapi.json, /docs, /redoc, /conventions, the demo page, /static/<name>. */
 
 /*
  * Everything served here is a byte array that kodev compiled in from
@@ -90,6 +90,7 @@ struct asset {
  */
 static const struct asset assets[] = {
 	ASSET("/openapi.json", openapi_json, CT_JSON, NULL, 0),
+	ASSET("/asyncapi.json", asyncapi_json, CT_JSON, NULL, 0),
 	ASSET("/", demo_html, CT_HTML, CSP_DEMO, ASSET_PAGE),
 	ASSET("/docs", docs_html, CT_HTML, CSP_DOCS, ASSET_PAGE),
 	ASSET("/redoc", redoc_html, CT_HTML, CSP_REDOC, ASSET_PAGE),

@@ -8,6 +8,7 @@
 #include "api/api.h"
 #include "http/dispatch.h"
 #include "ops/ops.h"
+#include "ws/ws.h"
 
 /*
  * Every route of the service, in match order (the first matching path
@@ -27,6 +28,8 @@ const struct route api_routes[] = {
 	{ "/users",		R_POST,		api_users_create, AUTH_NONE,	RATE_SIGNUP,	0 },
 	{ "/users/me",		R_GET,		api_me,		AUTH_TOKEN,	RATE_READ,	0 },
 	{ "/users/me/password",	R_POST,		api_me_password, AUTH_TOKEN,	RATE_LOGIN,	0 },
+	/* The token of /ws may be in the query: the handler reads it. */
+	{ "/ws",		R_GET,		api_ws,		AUTH_NONE,	RATE_READ,	0 },
 	{ "/users/{id}",	R_GET,		api_user,	AUTH_TOKEN,	RATE_READ,	0 },
 	{ "/users/{id}",	R_PUT | R_PATCH | R_DELETE, api_user, AUTH_TOKEN, RATE_WRITE,	0 },
 	/* Notification jobs (jobs.c). */
@@ -37,6 +40,7 @@ const struct route api_routes[] = {
 	/* The web pages, their files and the OpenAPI document (assets.c). */
 	{ "/",			R_GET | R_HEAD,	api_asset,	AUTH_NONE,	RATE_READ,	0 },
 	{ "/openapi.json",	R_GET | R_HEAD,	api_asset,	AUTH_NONE,	RATE_READ,	0 },
+	{ "/asyncapi.json",	R_GET | R_HEAD,	api_asset,	AUTH_NONE,	RATE_READ,	0 },
 	{ "/docs",		R_GET | R_HEAD,	api_asset,	AUTH_NONE,	RATE_READ,	0 },
 	{ "/redoc",		R_GET | R_HEAD,	api_asset,	AUTH_NONE,	RATE_READ,	0 },
 	{ "/conventions",	R_GET | R_HEAD,	api_asset,	AUTH_NONE,	RATE_READ,	0 },
