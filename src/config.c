@@ -223,9 +223,6 @@ config_ws(struct config *c, char *err, size_t errlen)
 	if (config_int("WS_PING_SECONDS", 20, 1, 3600, &v, err, errlen) == -1)
 		return (-1);
 	c->ws_ping_seconds = (int)v;
-	if (c->ws_ping_seconds >= c->ws_timeout)
-		return (config_fail(err, errlen, "invalid WS_PING_SECONDS: "
-		    "must be less than WEBSOCKET_TIMEOUT"));
 	if (config_int("WS_NOTIFY_MAX", 7999, 0, 7999, &v, err, errlen) == -1)
 		return (-1);
 	c->ws_notify_max = (int)v;

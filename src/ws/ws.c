@@ -131,6 +131,7 @@ static struct db_query	*revalidate_q;
 static struct ws_client	*ws_pending_client;
 static u_int64_t	 ws_ticks;
 static u_int32_t	 ws_max_saved;	/* worker_max_connections, lowered */
+static int		 ws_ping_every;	/* seconds, under WEBSOCKET_TIMEOUT */
 
 void
 ws_parent_init(void)
@@ -163,6 +164,12 @@ ws_worker_init(void)
 	ws_slot_set();
 	st_auth = db_stmt("ws_auth");
 	st_revalidate = db_stmt("ws_revalidate");
+	/* A client answering pings must never reach the idle timeout. */
+	ws_ping_every = cfg.ws_ping_seconds;
+	if (ws_ping_every > cfg.ws_timeout / 2)
+		ws_ping_every = cfg.ws_timeout / 2;
+	if (ws_ping_every < 1)
+		ws_ping_every = 1;
 	ws_bus_init();
 	(void)kore_timer_add(ws_tick, WS_TICK_MS, NULL, 0);
 }
@@ -705,7 +712,7 @@ ws_tick(void *arg, u_int64_t now)
 		}
 	}
 
-	if (ws_ticks % (u_int64_t)cfg.ws_ping_seconds == 0)
+	if (ws_ticks % (u_int64_t)ws_ping_every == 0)
 		ws_ping_all();
 	if (ws_ticks % WS_REVALIDATE_TICKS == 0)
 		ws_revalidate();
