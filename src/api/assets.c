@@ -100,6 +100,8 @@ static const struct asset assets[] = {
 	ASSET("/static/api-client.js", api_client_js, CT_JS, NULL,
 	    ASSET_VERSIONED),
 	ASSET("/static/demo.js", demo_js, CT_JS, NULL, ASSET_VERSIONED),
+	ASSET("/static/demo-mail.js", demo_mail_js, CT_JS, NULL,
+	    ASSET_VERSIONED),
 	ASSET("/static/docs-init.js", docs_init_js, CT_JS, NULL,
 	    ASSET_VERSIONED),
 	ASSET("/static/redoc-init.js", redoc_init_js, CT_JS, NULL,

@@ -367,6 +367,25 @@ test("demo", async (page, w) => {
 	    hasText: "Demo User Edited" }).waitFor();
 	await shot(page, "demo-profile");
 
+	/* A welcome e-mail: the job's status until the sink has it. */
+	const [nr] = await Promise.all([
+		page.waitForResponse((r) => r.request().method() === "POST" &&
+		    r.url().endsWith("/notify")),
+		page.locator("#mail-form button[type=submit]").click()
+	]);
+	check(nr.status() === 202, "POST notify answered " + nr.status());
+	const job = (await nr.json()).job_id;
+	const jobView = page.locator("#mail-job");
+	check(await jobView.locator("[data-job=id]").innerText() === job,
+	    "the panel shows the job's id");
+	await page.locator("#mail-job[data-status=sent]").waitFor();
+	check(await jobView.locator("[data-job=attempts]").innerText() === "1",
+	    "sent at the first attempt");
+	await status.filter({ hasText: "Your welcome e-mail is sent." })
+	    .waitFor();
+	await page.locator("#panel-mail").scrollIntoViewIfNeeded();
+	await shot(page, "demo-mail");
+
 	/* Change the password: the old token stops working, log in again. */
 	const pw = page.locator("#password-form");
 	await pw.locator("[name=current_password]").fill(password);

@@ -22,7 +22,8 @@ import pytest
 import requests
 
 import openapi_check
-from conftest import base_env, run_bin
+from conftest import base_env, free_port, run_bin
+from smtp_sink import SmtpSink
 
 REPO = Path(__file__).resolve().parents[2]
 SCRIPT = REPO / "tests" / "browser" / "run.js"
@@ -59,15 +60,25 @@ def run_node(env, timeout=240):
 
 
 @pytest.fixture
-def browser_service(extra):
-    """A migrated cluster of its own and one worker on it."""
+def sink():
+    """An SMTP server of its own for the demo's welcome e-mail."""
+    s = SmtpSink(free_port()).start()
+    yield s
+    s.stop()
+
+
+@pytest.fixture
+def browser_service(extra, sink):
+    """A migrated cluster of its own and one worker on it, mailing to
+    the sink."""
     c = extra.cluster()
     proc = run_bin(["migrate"], base_env(DATABASE_URL=c.dsn))
     assert proc.returncode == 0, proc.stderr
-    return extra.service(c.dsn, ready_path="/readyz", WORKERS=1)
+    return extra.service(c.dsn, ready_path="/readyz", WORKERS=1,
+                         SMTP_URL="smtp://127.0.0.1:%d" % sink.port)
 
 
-def test_pages_in_a_browser(browser_service):
+def test_pages_in_a_browser(browser_service, sink):
     assert PLAYWRIGHT.is_file(), (
         "node_modules/playwright-core is missing: the build runs `npm ci` "
         "(make assets-vendor)")
@@ -96,6 +107,8 @@ def test_pages_in_a_browser(browser_service):
         assert name in out, out
     for png in ("docs", "docs-authorized", "docs-try-it-out", "docs-schemas",
                 "conventions", "redoc",
-                "demo", "demo-profile"):
+                "demo", "demo-profile", "demo-mail"):
         f = ARTIFACTS / (png + ".png")
         assert f.is_file() and f.stat().st_size > 1000, f
+    # The demo's welcome e-mail reached the SMTP server.
+    assert len(sink.received()) == 1, sink.received()
