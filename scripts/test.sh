@@ -8,7 +8,9 @@
 #   scripts/test.sh e2e      pytest against the sanitizer build and a
 #                            throwaway PostgreSQL cluster (tests/e2e)
 #   scripts/test.sh lint     the API documents against their linters
-#                            (redocly, spectral); one test per tool
+#                            (redocly and spectral on openapi.json,
+#                            @asyncapi/parser on asyncapi.json); one test
+#                            per tool
 #
 # Every suite runs even when an earlier one failed. The last line is
 # "N passed, M failed"; the exit status is 1 when anything failed, 2 on
@@ -130,8 +132,9 @@ lint_one() {
 run_lint() {
 	local p=0 f=0 bin="$TOP/node_modules/.bin"
 
-	echo "== lint: redocly, spectral (assets/openapi.json)"
-	if [ ! -x "$bin/redocly" ] || [ ! -x "$bin/spectral" ]; then
+	echo "== lint: redocly, spectral (assets/openapi.json), @asyncapi/parser (assets/asyncapi.json)"
+	if [ ! -x "$bin/redocly" ] || [ ! -x "$bin/spectral" ] ||
+	    [ ! -d "$TOP/node_modules/@asyncapi/parser" ]; then
 		notes+=("lint: node_modules lacks the linters: run make (npm ci) first")
 		echo "lint: 0 passed, 1 failed"
 		failed=$((failed + 1))
@@ -141,6 +144,9 @@ run_lint() {
 	    assets/openapi.json; then p=$((p + 1)); else f=$((f + 1)); fi
 	if lint_one spectral "$bin/spectral" lint --ruleset .spectral.yaml \
 	    --fail-severity=hint assets/openapi.json; then p=$((p + 1)); else f=$((f + 1)); fi
+	# The AsyncAPI document of /ws: @asyncapi/parser's schema and rules.
+	if lint_one asyncapi node tests/lint/asyncapi.js assets/asyncapi.json; then
+		p=$((p + 1)); else f=$((f + 1)); fi
 	echo "lint: $p passed, $f failed"
 	passed=$((passed + p))
 	failed=$((failed + f))

@@ -161,12 +161,40 @@ def test_demo_page_links_its_scripts(base_url):
         assert target in html
 
 
+@pytest.mark.parametrize("path", sorted(PAGES))
+def test_every_page_links_both_documents(base_url, path):
+    html = requests.get(base_url + path, timeout=10).text
+    for target in ('href="/openapi.json"', 'href="/asyncapi.json"',
+                   'href="/conventions"', 'href="/docs"'):
+        assert target in html, (path, target)
+
+
+def test_documents_and_pages_reveal_no_configuration(main_service, dsn):
+    """The secret, the database's conninfo and the admin's password are
+    in the service's environment; no document or page carries any of
+    them, and each document has an ETag."""
+    secrets = [main_service.env["JWT_SECRET"], dsn,
+               main_service.env["ADMIN_PASSWORD"]]
+    secrets += [part.split("=", 1)[1] for part in dsn.split()
+                if part.startswith(("host=", "dbname=")) and
+                len(part.split("=", 1)[1]) > 8]
+    for path in ("/openapi.json", "/asyncapi.json", "/docs", "/redoc",
+                 "/conventions", "/"):
+        r = requests.get(main_service.url + path, timeout=10)
+        assert r.status_code == 200, path
+        assert PAGE_ETAG.match(r.headers["ETag"]) or re.match(
+            r'^"[0-9a-f]{16,64}"$', r.headers["ETag"]), path
+        for s in secrets:
+            assert s not in r.text, (path, s[:12])
+
+
 def test_the_documents_introduction_links_the_full_conventions(base_url):
     """The document's description stays short; its link resolves to the
     page that holds the full text (every convention named there)."""
     doc = requests.get(base_url + "/openapi.json", timeout=10).json()
     intro = doc["info"]["description"]
-    assert "](/conventions)" in intro and len(intro) < 1200, len(intro)
+    assert "](/conventions)" in intro and len(intro) < 1400, len(intro)
+    assert "](/asyncapi.json)" in intro
     r = requests.get(base_url + "/conventions", timeout=10)
     assert r.status_code == 200
     openapi_check.check_response(r)
