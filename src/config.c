@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -443,6 +444,8 @@ config_free(struct config *c)
 	free(c->trusted_proxies);
 	free(c->metrics_allow);
 	free(c->ws_allowed_origins);
+	free(c->runas);
+	free(c->chroot_dir);
 	memset(c, 0, sizeof(*c));
 }
 
@@ -597,6 +600,7 @@ config_fail(char *err, size_t errlen, const char *fmt, ...)
 static int
 config_ops(struct config *c, char *err, size_t errlen)
 {
+	struct stat	st;
 	long long	v;
 
 	if (config_rate("RATE_LIMIT_STRICT", "10/60", &c->rate_strict_q,
@@ -641,6 +645,23 @@ config_ops(struct config *c, char *err, size_t errlen)
 	    errlen) == -1)
 		return (-1);
 	c->max_connections = (int)v;
+
+	if ((c->runas = config_str("RUNAS", NULL)) != NULL) {
+		if (getuid() != 0)
+			return (config_fail(err, errlen, "invalid RUNAS: "
+			    "only root can change user"));
+		if (getpwnam(c->runas) == NULL)
+			return (config_fail(err, errlen, "invalid RUNAS: "
+			    "no user %.64s", c->runas));
+	}
+	if ((c->chroot_dir = config_str("CHROOT", NULL)) != NULL) {
+		if (getuid() != 0)
+			return (config_fail(err, errlen, "invalid CHROOT: "
+			    "only root can chroot"));
+		if (stat(c->chroot_dir, &st) == -1 || !S_ISDIR(st.st_mode))
+			return (config_fail(err, errlen, "invalid CHROOT: "
+			    "not a directory"));
+	}
 	return (0);
 }
 

@@ -55,6 +55,8 @@ struct config {
 	int		 keepalive_time;	/* HTTP_KEEPALIVE_TIME, s; 0: off */
 	int		 ws_timeout;	/* WEBSOCKET_TIMEOUT, s */
 	int		 max_connections;	/* MAX_CONNECTIONS per instance */
+	char		*runas;		/* RUNAS: workers' user (root only) */
+	char		*chroot_dir;	/* CHROOT: workers' root (root only) */
 
 	/* Notification jobs (src/jobs). */
 	int		 job_max_attempts;	/* sends of one job at most */

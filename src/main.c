@@ -201,10 +201,18 @@ kore_parent_configure(int argc, char **argv)
 		exit(2);
 	}
 
-	/* Privileges and chroot are the container's job. */
+	/*
+	 * Privilege separation as Kore offers it, when started as root:
+	 * the workers run as RUNAS and chroot to CHROOT.
+	 * Unset, both are the container's job.
+	 */
 	kore_foreground = 1;
-	skip_chroot = 1;
-	skip_runas = 1;
+	skip_chroot = cfg.chroot_dir == NULL;
+	skip_runas = cfg.runas == NULL;
+	if (cfg.chroot_dir != NULL)
+		kore_root_path = kore_strdup(cfg.chroot_dir);
+	if (cfg.runas != NULL)
+		kore_runas_user = kore_strdup(cfg.runas);
 
 	ops_parent_setup();
 

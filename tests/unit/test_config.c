@@ -48,6 +48,7 @@ static const char *env_keys[] = {
 	"RATE_LIMIT_TABLE", "TRUSTED_PROXIES", "METRICS_ALLOW",
 	"SHUTDOWN_GRACE_SECONDS", "HTTP_HEADER_TIMEOUT", "HTTP_BODY_TIMEOUT",
 	"HTTP_KEEPALIVE_TIME", "WEBSOCKET_TIMEOUT", "MAX_CONNECTIONS",
+	"RUNAS", "CHROOT",
 };
 
 static const struct int_key int_keys[] = {
@@ -818,6 +819,40 @@ test_ops_keys(void **state)
 	assert_int_equal(setenv("HTTP_KEEPALIVE_TIME", "x", 1), 0);
 	load_fail("invalid HTTP_KEEPALIVE_TIME: expected an integer from "
 	    "0 to 3600");
+	assert_int_equal(unsetenv("HTTP_KEEPALIVE_TIME"), 0);
+}
+
+/* RUNAS and CHROOT: Kore's privilege separation, for root only. */
+static void
+test_privsep_keys(void **state)
+{
+	struct config	c;
+
+	load_ok(&c);
+	assert_null(c.runas);
+	assert_null(c.chroot_dir);
+	config_free(&c);
+
+	assert_int_equal(setenv("RUNAS", "nobody", 1), 0);
+	if (getuid() != 0) {
+		load_fail("invalid RUNAS: only root can change user");
+		assert_int_equal(unsetenv("RUNAS"), 0);
+		assert_int_equal(setenv("CHROOT", "/", 1), 0);
+		load_fail("invalid CHROOT: only root can chroot");
+		return;
+	}
+	assert_int_equal(setenv("CHROOT", "/tmp", 1), 0);
+	load_ok(&c);
+	assert_string_equal(c.runas, "nobody");
+	assert_string_equal(c.chroot_dir, "/tmp");
+	config_free(&c);
+	assert_int_equal(setenv("RUNAS", "no-such-user-here", 1), 0);
+	load_fail("invalid RUNAS: no user no-such-user-here");
+	assert_int_equal(setenv("RUNAS", "nobody", 1), 0);
+	assert_int_equal(setenv("CHROOT", "/no/such/dir", 1), 0);
+	load_fail("invalid CHROOT: not a directory");
+	assert_int_equal(setenv("CHROOT", "/etc/passwd", 1), 0);
+	load_fail("invalid CHROOT: not a directory");
 }
 
 int
@@ -840,6 +875,7 @@ main(void)
 		cmocka_unit_test_setup(test_database_url_cwd, env_clear),
 		cmocka_unit_test_setup(test_free_after_failure, env_clear),
 		cmocka_unit_test_setup(test_ops_keys, env_clear),
+		cmocka_unit_test_setup(test_privsep_keys, env_clear),
 	};
 
 	(void)env_clear(NULL);
