@@ -52,6 +52,7 @@
 
 #include "db/db.h"
 #include "log.h"
+#include "ops/metrics.h"
 
 #define DB_SWEEP_MS		100
 #define DB_BACKOFF_MIN_MS	100
@@ -727,6 +728,8 @@ db_conn_fail(struct db_conn *c, const char *why, enum db_status st)
 		log_warn("%s lost: %s", db_conn_name(c, name, sizeof(name)),
 		    msg[0] != '\0' ? msg : "connection closed");
 		c->failed = 1;
+		if (c->role == DB_ROLE_LISTEN)
+			metrics_count(MC_LISTEN_RECONNECTS, 1);
 	}
 
 	db_conn_unwatch(c);
@@ -1213,6 +1216,8 @@ db_query_done(struct db_query *q, enum db_status st, PGresult *res,
 	r.res = res;
 	r.constraint = constraint;
 	r.cancelled = q->cancelled;
+	if (st != DB_OK)
+		metrics_db_error((unsigned int)st - 1);	/* ops.c names them */
 	if (q->cb != NULL)
 		q->cb(q->arg, &r);
 	db_query_free(q);

@@ -14,6 +14,7 @@
 #include "jobs/runner.h"
 #include "log.h"
 #include "ops/drain.h"
+#include "ws/ws.h"
 
 #define DRAIN_TICK_MS	50
 
@@ -30,7 +31,8 @@ static int		drain_on;
  * are refused from now on. Requests already here finish; new requests on
  * open connections get 503 (the dispatcher; /readyz says "shutting down"),
  * every answer closes its connection, idle keep-alive connections close
- * now. A tick ends the worker once nothing is left, or when
+ * now, WebSockets close with 1001. A tick ends the worker once nothing
+ * is left, or when
  * SHUTDOWN_GRACE_SECONDS have passed (what is cut is logged). A second
  * signal to the parent stops the workers at once (SIGQUIT).
  */
@@ -47,6 +49,7 @@ kore_worker_drain(void)
 	    bg_in_flight(BG_PASSWORD) + bg_in_flight(BG_MAIL), jobs_busy(),
 	    cfg.shutdown_grace);
 
+	ws_shutdown();
 	drain_idle_close();
 	(void)kore_timer_add(drain_tick, DRAIN_TICK_MS, NULL, 0);
 	drain_tick(NULL, kore_time_ms());

@@ -39,6 +39,7 @@ static const char *const ops_classes[RATE_NCLASSES] = {
 	[RATE_SIGNUP] = "signup",
 };
 
+/* Failed queries by enum db_status, from DB_UNAVAILABLE on (db.c). */
 static const char *const ops_dberrs[] = {
 	"unavailable", "busy", "timeout", "unique", "check", "other"
 };

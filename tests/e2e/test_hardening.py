@@ -479,3 +479,24 @@ def test_privsep_refuses_bad_settings(extra):
     want = ("only root can change user" if os.getuid() != 0
             else "no user no-such-user-here")
     assert "invalid RUNAS: " + want in proc.stderr, proc.stderr
+
+
+def test_drain_closes_websockets_with_1001(extra):
+    import asyncio
+    from test_ws import connect, recv_until_closed
+    svc = extra.service(extra.database(), admin=True,
+                        SHUTDOWN_GRACE_SECONDS=30)
+
+    async def scenario():
+        async with connect(svc.url, svc.token) as ws:
+            await asyncio.sleep(0.3)
+            t0 = time.monotonic()
+            svc.proc.send_signal(signal.SIGTERM)
+            frames, code = await recv_until_closed(ws, timeout=10)
+            return code, time.monotonic() - t0
+
+    code, took = asyncio.run(asyncio.wait_for(scenario(), 60))
+    assert code == 1001, code
+    assert took < 10
+    assert svc.proc.wait(30) == 0
+    assert "shutdown grace" not in svc.log()
