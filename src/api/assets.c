@@ -102,6 +102,8 @@ static const struct asset assets[] = {
 	ASSET("/static/demo.js", demo_js, CT_JS, NULL, ASSET_VERSIONED),
 	ASSET("/static/demo-mail.js", demo_mail_js, CT_JS, NULL,
 	    ASSET_VERSIONED),
+	ASSET("/static/demo-chat.js", demo_chat_js, CT_JS, NULL,
+	    ASSET_VERSIONED),
 	ASSET("/static/docs-init.js", docs_init_js, CT_JS, NULL,
 	    ASSET_VERSIONED),
 	ASSET("/static/redoc-init.js", redoc_init_js, CT_JS, NULL,

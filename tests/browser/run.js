@@ -386,6 +386,37 @@ test("demo", async (page, w) => {
 	await page.locator("#panel-mail").scrollIntoViewIfNeeded();
 	await shot(page, "demo-mail");
 
+	/*
+	 * Live chat on /ws: a second tab, logged in as the docs user, gets
+	 * what this one sends; the sender gets its own message back too.
+	 */
+	const chatState = page.locator("#chat-state[data-state=open]");
+	await chatState.waitFor();
+	const tr2 = await fetch(BASE + "/token", { method: "POST",
+	    body: new URLSearchParams({ username: DOCS_EMAIL,
+	    password: DOCS_PASSWORD }) });
+	check(tr2.status === 200, "the docs user logs in: " + tr2.status);
+	const other = await page.context().newPage();
+	await other.addInitScript((t) => sessionStorage.setItem(
+	    "userapi.token", t), (await tr2.json()).access_token);
+	await other.goto(BASE + "/");
+	await other.locator("#chat-state[data-state=open]").waitFor();
+	const said = "hello from " + stamp + " <b>not bold</b>";
+	const chat = page.locator("#chat-form");
+	await chat.locator("[name=text]").fill(said);
+	await chat.locator("button[type=submit]").click();
+	for (const p of [page, other]) {
+		const line = p.locator("#chat-log li").filter({ hasText: said });
+		await line.waitFor();
+		check((await line.locator("strong").innerText()) === email,
+		    "the line names the sender");
+		check(await p.locator("#chat-log b").count() === 0,
+		    "the text is shown as text, not HTML");
+	}
+	await page.locator("#panel-chat").scrollIntoViewIfNeeded();
+	await shot(page, "demo-chat");
+	await other.close();
+
 	/* Change the password: the old token stops working, log in again. */
 	const pw = page.locator("#password-form");
 	await pw.locator("[name=current_password]").fill(password);

@@ -28,6 +28,7 @@ STATIC = {
     "api-client.js": ("assets/api-client.js", "text/javascript; charset=utf-8"),
     "demo.js": ("assets/demo.js", "text/javascript; charset=utf-8"),
     "demo-mail.js": ("assets/demo-mail.js", "text/javascript; charset=utf-8"),
+    "demo-chat.js": ("assets/demo-chat.js", "text/javascript; charset=utf-8"),
     "docs-init.js": ("assets/docs-init.js", "text/javascript; charset=utf-8"),
     "redoc-init.js": ("assets/redoc-init.js", "text/javascript; charset=utf-8"),
     "site.css": ("assets/site.css", "text/css; charset=utf-8"),
@@ -155,7 +156,8 @@ def test_page_links_carry_the_files_versions(base_url, path):
 def test_demo_page_links_its_scripts(base_url):
     html = requests.get(base_url + "/", timeout=10).text
     assert [n for n, _ in static_links(html)] == [
-        "favicon.svg", "site.css", "api-client.js", "demo.js", "demo-mail.js"]
+        "favicon.svg", "site.css", "api-client.js", "demo.js", "demo-mail.js",
+        "demo-chat.js"]
     for target in ('href="/docs"', 'href="/redoc"', 'href="/openapi.json"',
                    'href="/conventions"'):
         assert target in html

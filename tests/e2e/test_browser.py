@@ -107,7 +107,7 @@ def test_pages_in_a_browser(browser_service, sink):
         assert name in out, out
     for png in ("docs", "docs-authorized", "docs-try-it-out", "docs-schemas",
                 "conventions", "redoc",
-                "demo", "demo-profile", "demo-mail"):
+                "demo", "demo-profile", "demo-mail", "demo-chat"):
         f = ARTIFACTS / (png + ".png")
         assert f.is_file() and f.stat().st_size > 1000, f
     # The demo's welcome e-mail reached the SMTP server.
