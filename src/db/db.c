@@ -992,6 +992,12 @@ db_conn_read(struct db_conn *c)
 			continue;
 		}
 
+		if (res != NULL && PQresultStatus(res) == PGRES_PIPELINE_SYNC) {
+			PQclear(res);
+			db_conn_fail(c, "unexpected pipeline sync point",
+			    DB_UNAVAILABLE);
+			return;
+		}
 		if (res != NULL) {
 			/* Keep the first result, or the first error. */
 			if (c->res == NULL)
