@@ -101,7 +101,7 @@ struct db_conn {
 	int			 id;
 	enum db_conn_role	 role;
 	PGconn			*pg;
-	int			 fd;		/* registered with epoll, or -1 */
+	int			 fd;		/* watched by epoll, or -1 */
 	int			 events;
 	enum db_conn_state	 state;
 	int			 prep_next;
@@ -114,7 +114,7 @@ struct db_conn {
 	u_int64_t		 since;		/* state entered */
 	u_int64_t		 retry_at;
 	u_int64_t		 backoff;
-	int			 failed;	/* last attempt failed: logged */
+	int			 failed;	/* last attempt failed, logged */
 };
 
 struct db_statement {
@@ -983,7 +983,7 @@ db_conn_read(struct db_conn *c)
 			if (res == NULL ||
 			    PQresultStatus(res) != PGRES_PIPELINE_SYNC) {
 				PQclear(res);
-				db_conn_fail(c, "expected a pipeline sync point",
+				db_conn_fail(c, "no pipeline sync point",
 				    DB_UNAVAILABLE);
 				return;
 			}
