@@ -114,7 +114,7 @@ struct db_conn {
 	u_int64_t		 since;		/* state entered */
 	u_int64_t		 retry_at;
 	u_int64_t		 backoff;
-	int			 failed;	/* last attempt failed, logged */
+	int			 failed;	/* last try failed, logged */
 };
 
 struct db_statement {
