@@ -217,8 +217,10 @@ def test_db_queue_full_is_503(extra):
     dsn = extra.database(migrated=True)
     uid = insert_user(dsn)
     # One query in flight on the one connection (no pipeline), one waiting.
-    svc = extra.service(dsn, WORKERS=1, DB_POOL_SIZE=1, DB_PIPELINE=1,
-                        DB_QUEUE_MAX=1, admin=True)
+    # Ready once the connection is up and the jobs runner's start-up
+    # queries are through, else the admin's login may find the queue full.
+    svc = extra.service(dsn, ready_path="/readyz", WORKERS=1, DB_POOL_SIZE=1,
+                        DB_PIPELINE=1, DB_QUEUE_MAX=1, admin=True)
     url = "%s/users/%s" % (svc.url, uid)
     n = 6
     results = []
