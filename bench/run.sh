@@ -722,3 +722,10 @@ if [ "${BENCH_NOTIFY:-1}" != 0 ]; then
 	echo
 	"$TOP/bench/notify.sh" "$bin"
 fi
+
+# WebSocket /ws (bench/ws.sh): idle sockets' memory, broadcast latency and
+# throughput over two instances. BENCH_WS=0 skips it.
+if [ "${BENCH_WS:-1}" != 0 ]; then
+	echo
+	"$TOP/bench/ws.sh" "$bin"
+fi

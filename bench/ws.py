@@ -61,6 +61,7 @@ class WS(asyncio.Protocol):
             status = int(head.split(b" ")[1])
             if status != 101:
                 self.open.set_exception(RuntimeError("status %d" % status))
+                self.open.exception()		# retrieved: open_many retries
                 self.transport.close()
                 return
             self.open.set_result(True)
@@ -83,7 +84,7 @@ class WS(asyncio.Protocol):
             if op == 9:
                 self.send(10, payload)
             elif op == 1 and self.on_text is not None:
-                self.on_text(payload, now)
+                self.on_text(self, payload, now)
             elif op == 8:
                 self.closed = True
 
@@ -91,6 +92,7 @@ class WS(asyncio.Protocol):
         self.closed = True
         if not self.open.done():
             self.open.set_exception(exc or RuntimeError("closed"))
+            self.open.exception()
 
     def send(self, op, payload):
         mask = os.urandom(4)
@@ -142,13 +144,13 @@ def receiver(url, token, n, expect, start_evt, ready_q, out_q):
         seen = {}
         dup = [0]
 
-        def on_text(payload, now):
+        def on_text(sock, payload, now):
             m = json.loads(payload)
             if m.get("type") != "message":
                 return
             sent = int(m["text"].split(" ", 2)[1])
             lat.append((now - sent) / 1e6)
-            key = m["id"]
+            key = (id(sock), m["id"])
             c = seen.get(key, 0)
             seen[key] = c + 1
             if c:

@@ -112,6 +112,8 @@ start() {
 	shift 2
 	env DATABASE_URL="$DATABASE_URL" BIND="127.0.0.1:$port" WORKERS=2 \
 	    JWT_SECRET="$JWT_SECRET" WS_MAX_CLIENTS=$((IDLE + CLIENTS + 100)) \
+	    MAX_CONNECTIONS=$((IDLE + CLIENTS + 2000)) RATE_LIMIT_GENERAL=0 \
+	    RATE_LIMIT_STRICT=0 \
 	    WS_RATE=100000 WS_BURST=100000 "$@" \
 	    "$BIN" serve >"$tmp/$name.log" 2>&1 &
 	svc=$!
@@ -167,7 +169,10 @@ pids+=("$idle_pid")
 exec 3>"$tmp/hold"
 for _ in $(seq 1200); do
 	grep -q '^ready' "$tmp/idle.out" 2>/dev/null && break
-	kill -0 "$idle_pid" 2>/dev/null || die "the idle client failed"
+	kill -0 "$idle_pid" 2>/dev/null || {
+		tail -n 5 "$tmp/a.log" >&2
+		die "the idle client failed"
+	}
 	sleep 0.1
 done
 grep -q '^ready' "$tmp/idle.out" || die "the idle sockets did not open"
