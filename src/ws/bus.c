@@ -364,6 +364,11 @@ ws_bus_post(struct ws_client *cl)
 	    p->json, notify_max }, bus_posted, cl);
 }
 
+/*
+ * A message accepted from a client is stored even when the client leaves
+ * or is being closed meanwhile: the client's struct outlives its socket
+ * (c NULL) until its queue is empty. A revoked token drops the queue.
+ */
 static void
 bus_posted(void *arg, struct db_result *r)
 {
@@ -379,17 +384,23 @@ bus_posted(void *arg, struct db_result *r)
 		free(p->json);
 		free(p);
 	}
-	if (cl->state == WS_CLIENT_CLOSING)
-		return;
 
 	if (r->status == DB_OK && PQntuples(r->res) == 0) {
-		ws_close(cl, WS_CLOSE_POLICY, "token revoked");
+		ws_bus_drop_posts(cl);
+		if (cl->c != NULL)
+			ws_close(cl, WS_CLOSE_POLICY, "token revoked");
+	} else if (r->status != DB_OK && cl->c != NULL &&
+	    cl->state != WS_CLIENT_CLOSING) {
+		/* The tick posts the next one; cl may be gone now. */
+		bus_error_frame(cl, r->status);
 		return;
 	}
-	if (r->status != DB_OK)
-		bus_error_frame(cl, r->status);
-	else
-		ws_bus_post(cl);
+
+	if (cl->c == NULL && TAILQ_EMPTY(&cl->posts)) {
+		free(cl);
+		return;
+	}
+	ws_bus_post(cl);
 }
 
 /* The message was not stored: the sender is told, and may send again. */
@@ -508,17 +519,29 @@ bus_client_live(struct ws_client *cl)
 		cl->state = WS_CLIENT_LIVE;
 }
 
-/* The client closes or is gone: its queries and buffers go. */
+/* The client is closing: no more catching up. */
 void
-ws_bus_client_gone(struct ws_client *cl)
+ws_bus_catchup_stop(struct ws_client *cl)
 {
-	struct ws_post	*p;
 	struct ws_held	*h;
 
 	if (cl->since_q != NULL) {
 		db_cancel(cl->since_q);
 		cl->since_q = NULL;
 	}
+	while ((h = TAILQ_FIRST(&cl->held)) != NULL) {
+		TAILQ_REMOVE(&cl->held, h, list);
+		free(h);
+	}
+	cl->held_bytes = 0;
+}
+
+/* Its messages not stored yet are dropped (a revoked token). */
+void
+ws_bus_drop_posts(struct ws_client *cl)
+{
+	struct ws_post	*p;
+
 	if (cl->post_q != NULL) {
 		db_cancel(cl->post_q);
 		cl->post_q = NULL;
@@ -529,11 +552,21 @@ ws_bus_client_gone(struct ws_client *cl)
 		free(p);
 	}
 	cl->nposts = 0;
-	while ((h = TAILQ_FIRST(&cl->held)) != NULL) {
-		TAILQ_REMOVE(&cl->held, h, list);
-		free(h);
-	}
-	cl->held_bytes = 0;
+}
+
+/*
+ * The socket is gone. Returns 1 when cl can be freed, 0 while messages
+ * it sent are still being stored (bus_posted frees it after the last).
+ */
+int
+ws_bus_client_gone(struct ws_client *cl)
+{
+	ws_bus_catchup_stop(cl);
+	cl->c = NULL;
+	if (cl->post_q == NULL && TAILQ_EMPTY(&cl->posts))
+		return (1);
+	ws_bus_post(cl);
+	return (0);
 }
 
 /* --- every second ------------------------------------------------------ */
@@ -550,8 +583,7 @@ ws_bus_tick(void)
 	/* Clients whose next message waits after an error frame. */
 	for (cl = TAILQ_FIRST(&ws_clients); cl != NULL; cl = next) {
 		next = TAILQ_NEXT(cl, list);
-		if (cl->state != WS_CLIENT_CLOSING)
-			ws_bus_post(cl);
+		ws_bus_post(cl);
 	}
 
 	if (worker == NULL || worker->id != 1 ||

@@ -512,8 +512,8 @@ ws_disconnect(struct connection *c)
 	ws_local--;
 	ws_slot_set();
 	ws_balance();
-	ws_bus_client_gone(cl);
-	free(cl);
+	if (ws_bus_client_gone(cl))
+		free(cl);
 }
 
 void
@@ -661,7 +661,7 @@ ws_close(struct ws_client *cl, int code, const char *reason)
 	memcpy(buf + 2, reason, len);
 	cl->c->flags |= CONN_WS_CLOSE_SENT;
 	kore_websocket_send(cl->c, WEBSOCKET_OP_CLOSE, buf, len + 2);
-	ws_bus_client_gone(cl);
+	ws_bus_catchup_stop(cl);
 }
 
 /* Close at once: a client that does not read gets no handshake. */
@@ -702,6 +702,7 @@ ws_tick(void *arg, u_int64_t now)
 			continue;
 		}
 		if (cl->exp != 0 && t >= cl->exp) {
+			ws_bus_drop_posts(cl);
 			ws_close(cl, WS_CLOSE_POLICY, "token expired");
 			continue;
 		}
@@ -817,9 +818,10 @@ ws_revalidated(void *arg, struct db_result *r)
 		tv = PQgetvalue(r->res, i, 1);
 		for (cl = TAILQ_FIRST(&ws_clients); cl != NULL; cl = next) {
 			next = TAILQ_NEXT(cl, list);
-			if (cl->state != WS_CLIENT_CLOSING &&
-			    !strcmp(cl->user, id) && !strcmp(cl->tv, tv))
-				ws_close(cl, WS_CLOSE_POLICY, "token revoked");
+			if (strcmp(cl->user, id) || strcmp(cl->tv, tv))
+				continue;
+			ws_bus_drop_posts(cl);
+			ws_close(cl, WS_CLOSE_POLICY, "token revoked");
 		}
 	}
 }

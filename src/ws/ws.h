@@ -44,7 +44,7 @@ struct ws_post {
 /* One connected socket; c->hdlr_extra points here. */
 struct ws_client {
 	TAILQ_ENTRY(ws_client)	 list;
-	struct connection	*c;
+	struct connection	*c;		/* NULL: gone, posts pending */
 	char			 user[37];
 	char			 tv[24];
 	long			 exp;		/* the token's expiry */
@@ -100,6 +100,8 @@ int64_t	ws_bus_position(void);
 void	ws_bus_post(struct ws_client *);
 void	ws_bus_catchup(struct ws_client *);
 void	ws_bus_tick(void);
-void	ws_bus_client_gone(struct ws_client *);
+void	ws_bus_catchup_stop(struct ws_client *);
+void	ws_bus_drop_posts(struct ws_client *);
+int	ws_bus_client_gone(struct ws_client *);
 
 #endif

@@ -490,6 +490,23 @@ def test_large_message_takes_the_table_path_in_order(main_service, users,
     run(go())
 
 
+def test_messages_of_a_sender_that_leaves_at_once_are_kept(extra, dsn):
+    svc = extra.service(dsn, WS_RATE=1000, WS_BURST=1000)
+    u = account(svc.url)
+    texts = ["bye-%d-%s" % (k, uuid.uuid4().hex[:6]) for k in range(30)]
+
+    async def go():
+        b = await connect(svc.url, u["token"])
+        a = await connect(svc.url, u["token"])
+        for t in texts:
+            await a.send(t)
+        a.transport.abort()		# gone without a close handshake
+        got = await collect(b, len(texts))
+        assert [m["text"] for m in got] == texts
+        await b.close()
+    run(go())
+
+
 # --- resume ------------------------------------------------------------------
 
 def test_resume_with_last_id(main_service, users, dsn):
