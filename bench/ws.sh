@@ -12,13 +12,15 @@
 #    (default 10000); prints the total and the cost per socket.
 # 2. Broadcast: BENCH_WS_CLIENTS receivers (default 1000) spread over
 #    both instances, one sender on A sending BENCH_WS_MESSAGES messages
-#    (default 200) at BENCH_WS_RATE a second (default 20); each text
+#    (default 50) at BENCH_WS_RATE a second (default 5); each text
 #    carries its send time, each receiver its receive time (same clock):
 #    latency p50/p99/max and deliveries per second. Run twice: with the
 #    message in the NOTIFY payload (the default) and with the id only
 #    (WS_NOTIFY_MAX=0: each worker reads the message from the table), the
 #    choice the service makes for messages over NOTIFY's 8000 bytes.
-# 3. Throughput: the same at BENCH_WS_FAST_RATE a second (default 200).
+# 3. Throughput: the same at BENCH_WS_FAST_RATE a second (default 50):
+#    50,000 deliveries a second asked of 2 CPUs that also run the Python
+#    clients (about half of the CPU) and PostgreSQL.
 #
 # The clients are bench/ws.py (python3, asyncio, no library). Prints a
 # markdown table. Everything started is stopped by PID on exit.
@@ -28,9 +30,9 @@ PGBIN=/usr/lib/postgresql/15/bin
 PYTHON=/usr/bin/python3
 IDLE=${BENCH_WS_IDLE:-10000}
 CLIENTS=${BENCH_WS_CLIENTS:-1000}
-MESSAGES=${BENCH_WS_MESSAGES:-200}
-RATE=${BENCH_WS_RATE:-20}
-FAST_RATE=${BENCH_WS_FAST_RATE:-200}
+MESSAGES=${BENCH_WS_MESSAGES:-50}
+RATE=${BENCH_WS_RATE:-5}
+FAST_RATE=${BENCH_WS_FAST_RATE:-50}
 SIZE=${BENCH_WS_SIZE:-100}
 
 TOP=$(cd "$(dirname "$0")/.." && pwd -P)
