@@ -190,3 +190,10 @@ WITH old AS (
 	RETURNING 1
 )
 SELECT count(*) FROM old;
+
+-- name: job_count
+-- /metrics: jobs by status, in this order.
+SELECT s.status, (SELECT count(*) FROM jobs j WHERE j.status = s.status)
+FROM unnest(ARRAY['queued', 'running', 'sent', 'failed']) WITH ORDINALITY
+    AS s(status, n)
+ORDER BY s.n;

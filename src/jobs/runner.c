@@ -41,6 +41,7 @@
 #include "jobs/runner.h"
 #include "log.h"
 #include "ops/drain.h"
+#include "ops/metrics.h"
 #include "store/job_store.h"
 
 #define SLOT_FREE	0
@@ -56,6 +57,7 @@
 #define JOBS_PRUNE_MS		60000
 #define JOBS_PRUNE_BATCH	1000
 #define JOBS_RETRY_BASE_MS	1000
+#define JOBS_COUNT_MS		5000
 
 struct job_slot {
 	int			 state;
@@ -86,6 +88,7 @@ static void	jobs_beaten(void *, struct job_reply *);
 static void	jobs_reclaimed(void *, struct job_reply *);
 static void	jobs_pruned(void *, struct job_reply *);
 static void	jobs_retry_due(void *, u_int64_t);
+static void	jobs_counted(void *, struct job_reply *);
 static double	jobs_backoff(int);
 static void	jobs_db_state(int, const char *);
 
@@ -101,6 +104,9 @@ static int		 reclaiming, pruning;
 static u_int64_t	 reclaim_next, catchup_next, prune_next;
 static int		 db_down;
 static unsigned long long stat_sent, stat_failed;
+static long long	 counts[4];
+static int		 counts_have, counting;
+static u_int64_t	 counts_at;
 
 int
 jobs_setup(void)
@@ -168,6 +174,40 @@ jobs_busy(void)
 			n++;
 	}
 	return (n);
+}
+
+void
+jobs_metrics(struct metrics_extra *x)
+{
+	static const char	*names[4] = { "queued", "running", "sent",
+				    "failed" };
+	u_int64_t		 now;
+	int			 i;
+
+	now = kore_time_ms();
+	if (!counting && (!counts_have || now - counts_at >= JOBS_COUNT_MS)) {
+		counting = 1;
+		(void)job_store_count(jobs_counted, NULL);
+	}
+	if (!counts_have)
+		return;
+	x->have_jobs = 1;
+	for (i = 0; i < 4; i++) {
+		x->job_status[i] = names[i];
+		x->job_count[i] = counts[i];
+	}
+	x->njobs = 4;
+}
+
+static void
+jobs_counted(void *arg, struct job_reply *r)
+{
+	counting = 0;
+	if (r->status != STORE_OK)
+		return;
+	memcpy(counts, r->counts, sizeof(counts));
+	counts_have = 1;
+	counts_at = kore_time_ms();
 }
 
 void

@@ -27,6 +27,15 @@ void	jobs_resumed(void *arg);
  */
 int	jobs_busy(void);
 
+struct metrics_extra;
+
+/*
+ * /metrics: jobs by status as last counted by this worker (at most
+ * JOBS_COUNT_MS old; a scrape finding an older count starts a new one,
+ * so the first scrape of a worker may have none).
+ */
+void	jobs_metrics(struct metrics_extra *);
+
 /* Mails in flight in this worker, and jobs this worker sent / failed. */
 void	jobs_stats(int *inflight, unsigned long long *sent,
 	    unsigned long long *failed);

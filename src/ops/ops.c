@@ -20,6 +20,7 @@
 #include "db/db.h"
 #include "http/dispatch.h"
 #include "http/reply.h"
+#include "jobs/runner.h"
 #include "log.h"
 #include "ops/metrics.h"
 #include "ops/netaddr.h"
@@ -226,6 +227,7 @@ api_metrics(struct http_request *req)
 	memset(&x, 0, sizeof(x));
 	x.version = USERAPI_VERSION;
 	x.rl_evictions = ops_rl != NULL ? atomic_load(&ops_rl->evictions) : 0;
+	jobs_metrics(&x);
 	text = metrics_render(&x, &len);
 	reply_raw(req, 200, "text/plain; version=0.0.4; charset=utf-8", text,
 	    len);

@@ -20,6 +20,7 @@
 #define READ_IDS	3	/* ids */
 #define READ_FAIL	4	/* new status, delay */
 #define READ_COUNT	5	/* one count */
+#define READ_COUNTS	6	/* (status, count) rows */
 
 struct job_call {
 	job_store_cb	 cb;
@@ -36,7 +37,7 @@ static char		*job_strdup(const char *);
 
 static int	st_notify, st_get, st_list, st_retry;
 static int	st_claim, st_heartbeat, st_finish, st_fail, st_reclaim;
-static int	st_prune;
+static int	st_prune, st_count;
 
 void
 job_store_load(void)
@@ -53,6 +54,7 @@ job_store_load(void)
 	st_fail = db_stmt("job_fail");
 	st_reclaim = db_stmt("job_reclaim");
 	st_prune = db_stmt("job_prune");
+	st_count = db_stmt("job_count");
 }
 
 struct db_query *
@@ -187,6 +189,12 @@ job_store_prune(int hours, int max, job_store_cb cb, void *arg)
 	p[0] = h;
 	p[1] = m;
 	return (job_store_run(st_prune, 2, p, READ_COUNT, cb, arg));
+}
+
+struct db_query *
+job_store_count(job_store_cb cb, void *arg)
+{
+	return (job_store_run(st_count, 0, NULL, READ_COUNTS, cb, arg));
 }
 
 static struct db_query *
@@ -340,6 +348,11 @@ job_store_read(int how, PGresult *res, struct job_reply *reply)
 			    PQgetvalue(res, 0, 0));
 			reply->delay = strtod(PQgetvalue(res, 0, 1), NULL);
 		}
+		return;
+	case READ_COUNTS:
+		for (i = 0; i < rows && i < 4; i++)
+			reply->counts[i] = strtoll(PQgetvalue(res, i, 1),
+			    NULL, 10);
 		return;
 	case READ_COUNT:
 		if (rows > 0)

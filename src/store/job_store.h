@@ -41,6 +41,7 @@ struct job_reply {
 	char			 id[40];	/* job_store_notify */
 	char			 text[64];	/* one-value answers */
 	double			 delay;		/* job_store_fail: seconds */
+	long long		 counts[4];	/* job_store_count */
 };
 
 /* Runs once on the event loop; reply is freed after it returns. */
@@ -77,5 +78,7 @@ struct db_query	*job_store_fail(const char *owner, const char *id,
 /* reply->n: jobs reclaimed / pruned. */
 struct db_query	*job_store_reclaim(job_store_cb, void *);
 struct db_query	*job_store_prune(int hours, int max, job_store_cb, void *);
+/* reply->counts: jobs queued, running, sent, failed. */
+struct db_query	*job_store_count(job_store_cb, void *);
 
 #endif

@@ -447,3 +447,27 @@ def test_bad_input(extra, sink):
     m = sink.for_job(post_ok.json()["job_id"])[0]
     assert m.subject == "é" * 200
     assert m.body.replace("\r\n", "\n") == "é" * 5000 + "\n"
+
+
+def test_metrics_count_jobs_by_status(extra, sink):
+    api = Api(service(extra, sink))
+    uid, _, auth = api.user()
+    sink.reject()
+    api.wait(api.notify(uid, auth).json()["job_id"], "failed")
+    sink.accept()
+    api.wait(api.notify(uid, auth).json()["job_id"], "sent")
+    # Each worker counts when scraped, at most every 5 s: poll.
+    want = {"queued": "0", "running": "0", "sent": "1", "failed": "1"}
+    deadline = time.monotonic() + 30
+    while True:
+        r = requests.get(api.url + "/metrics", timeout=10)
+        assert r.status_code == 200
+        got = {}
+        for line in r.text.splitlines():
+            if line.startswith("userapi_jobs{status=\""):
+                name, value = line.rsplit(" ", 1)
+                got[name[len("userapi_jobs{status=\""):-2]] = value
+        if got == want:
+            break
+        assert time.monotonic() < deadline, (got, r.text)
+        time.sleep(0.5)
