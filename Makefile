@@ -60,8 +60,14 @@ $(KORE_STAMP): $(KORE_PATCHES) $(wildcard $(KORE_DIST)/Makefile \
 			echo "$$out"; \
 			echo "error: $$p does not apply to Kore $$(cat $(KORE_DIST)/RELEASE) in $(KORE_DIST)"; \
 			rm -rf $(KORE_SRC).new; exit 1; fi; done
-	@rm -rf $(KORE_SRC) && mv $(KORE_SRC).new $(KORE_SRC) && touch $@
+	@rm -rf $(KORE_SRC) && mv $(KORE_SRC).new $(KORE_SRC) && echo $(KORE_PATCHES) > $@
 	@echo "patched Kore $$(cat $(KORE_DIST)/RELEASE) with $(words $(KORE_PATCHES)) patches into $(KORE_SRC)"
+
+# The stamp lists the series it was made with: a patch taken out of the
+# series remakes the copy too.
+ifneq ($(shell cat $(KORE_STAMP) 2>/dev/null),$(strip $(KORE_PATCHES)))
+$(KORE_STAMP): FORCE
+endif
 
 # --- binaries ---------------------------------------------------------------
 # $(call kodev_build,flavor,kore features)

@@ -592,8 +592,8 @@ def test_main_instance_answers_pipelined_requests(main_service):
 
 def test_kore_source_rebuilt_and_broken_patch_named(tmp_path):
     """make kore-source in a copy of the Makefile and the series: patches
-    once, again only when a patch changes, and a patch that does not
-    apply stops it with an error naming the patch."""
+    once, again only when a patch changes or leaves the series, and a
+    patch that does not apply stops it with an error naming the patch."""
     top = os.path.dirname(os.path.dirname(os.path.dirname(
         os.path.abspath(__file__))))
     shutil.copy(os.path.join(top, "Makefile"), tmp_path / "Makefile")
@@ -608,6 +608,10 @@ def test_kore_source_rebuilt_and_broken_patch_named(tmp_path):
     assert first.returncode == 0 and "patched Kore" in first.stdout, first.stdout
     again = make()
     assert again.returncode == 0 and "patched Kore" not in again.stdout
+    last = sorted((tmp_path / "patches" / "kore").glob("*.patch"))[-1]
+    last.unlink()			# out of the series: patched again
+    fewer = make()
+    assert fewer.returncode == 0 and "patched Kore" in fewer.stdout
     victim = sorted((tmp_path / "patches" / "kore").glob("*.patch"))[0]
     text = victim.read_text()
     # A context line that Debian's sources do not have.
