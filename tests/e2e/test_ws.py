@@ -501,7 +501,7 @@ def test_messages_of_a_sender_that_leaves_at_once_are_kept(extra, dsn):
         for t in texts:
             await a.send(t)
         a.transport.abort()		# gone without a close handshake
-        got = await collect(b, len(texts))
+        got = await collect(b, len(texts), 60)
         assert [m["text"] for m in got] == texts
         await b.close()
     run(go())
