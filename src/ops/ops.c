@@ -29,7 +29,7 @@
 #include "ops/shm.h"
 #include "version.h"
 
-#define OPS_XFF_MAX	8	/* X-Forwarded-For headers read */
+#define OPS_XFF_MAX	8	/* X-Forwarded-For headers read (the last ones) */
 
 /* Names of the dispatcher's rate classes (RateLimit fields, metrics). */
 static const char *const ops_classes[RATE_NCLASSES] = {
@@ -131,7 +131,9 @@ ops_now_us(void)
 
 /*
  * The client's address: the peer, or what X-Forwarded-For says when the
- * peer is a trusted proxy (netaddr_client).
+ * peer is a trusted proxy (netaddr_client). A proxy that adds a header
+ * line of its own puts it last: the last OPS_XFF_MAX headers are read,
+ * so a client's own lines in front of it are dropped, never the proxy's.
  */
 static void
 ops_client(struct http_request *req, struct netaddr *out)
@@ -155,9 +157,14 @@ ops_client(struct http_request *req, struct netaddr *out)
 	n = 0;
 	if (ops_trusted.n > 0 && cidr_list_match(&ops_trusted, &peer)) {
 		TAILQ_FOREACH(hdr, &req->req_headers, list) {
-			if (n < OPS_XFF_MAX &&
-			    !strcasecmp(hdr->header, "x-forwarded-for"))
-				xff[n++] = hdr->value;
+			if (strcasecmp(hdr->header, "x-forwarded-for"))
+				continue;
+			if (n == OPS_XFF_MAX) {
+				memmove(xff, xff + 1,
+				    (OPS_XFF_MAX - 1) * sizeof(xff[0]));
+				n--;
+			}
+			xff[n++] = hdr->value;
 		}
 	}
 	netaddr_client(&peer, xff, n, &ops_trusted, out);
