@@ -55,6 +55,7 @@ static const char		*ops_route_names[METRICS_ROUTES_MAX];
 static int	ops_admit(struct http_request *, const struct route *, int *);
 static void	ops_sent(const struct route *, int, uint64_t);
 static void	ops_client(struct http_request *, struct netaddr *);
+static int	ops_is_v4(const struct netaddr *);
 static uint64_t	ops_now_us(void);
 
 void
@@ -170,6 +171,16 @@ ops_client(struct http_request *req, struct netaddr *out)
 	netaddr_client(&peer, xff, n, &ops_trusted, out);
 }
 
+/* 1 when a is an IPv4 address (mapped: ::ffff:a.b.c.d). */
+static int
+ops_is_v4(const struct netaddr *a)
+{
+	static const uint8_t	v4mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0,
+				    0, 0xff, 0xff };
+
+	return (!memcmp(a->a, v4mapped, sizeof(v4mapped)));
+}
+
 /*
  * The dispatcher's admit hook: one token from the bucket of the client
  * and the route's class. Every answer of a limited route says its
@@ -191,6 +202,9 @@ ops_admit(struct http_request *req, const struct route *r, int *retry_after)
 		return (0);
 
 	ops_client(req, &client);
+	/* An IPv6 client holds a whole /64: one bucket for all of it. */
+	if (!ops_is_v4(&client))
+		memset(client.a + 8, 0, 8);
 	(void)rl_take(ops_rl, &client, (unsigned int)r->rate, p, ops_now_us(),
 	    &res);
 

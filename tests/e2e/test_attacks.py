@@ -86,3 +86,23 @@ def test_forged_forwarded_for_lines_before_the_proxys_own(extra):
     assert login(1, "198.51.100.7") == 422
     assert login(2, "198.51.100.7") == 429
     assert login(3, "198.51.100.8") == 422
+
+
+def test_ipv6_clients_of_one_64_share_a_bucket(extra):
+    """A client with an IPv6 /64 has 2^64 addresses: rotating them gave a
+    fresh bucket per request. Buckets are per /64 now; IPv4 per address."""
+    svc = extra.service(extra.database(), RATE_LIMIT_STRICT="1/60",
+                        TRUSTED_PROXIES="127.0.0.1/32")
+
+    def login(client):
+        return requests.post(svc.url + "/token", data={"x": "1"},
+                             headers={"X-Forwarded-For": client},
+                             timeout=TIMEOUT).status_code
+
+    assert login("2001:db8:1:2::1") == 422
+    assert login("2001:db8:1:2:ffff::9") == 429
+    assert login("[2001:db8:1:2::abcd]:443") == 429
+    assert login("2001:db8:1:3::1") == 422
+    assert login("198.51.100.20") == 422
+    assert login("198.51.100.21") == 422
+    assert login("::ffff:198.51.100.20") == 429
