@@ -169,10 +169,17 @@ def test_metrics_pass_promtool(http, base_url, tmp_path):
     http.get(base_url + "/users/me")
     http.get(base_url + "/no/such/route")
     http.get(base_url + "/users/not-a-uuid")
-    r = requests.get(base_url + "/metrics", timeout=10)
-    assert r.status_code == 200
+    # the pool gauges are published once a second
+    deadline = time.monotonic() + 5
+    while True:
+        r = requests.get(base_url + "/metrics", timeout=10)
+        assert r.status_code == 200
+        text = r.text
+        if re.search(r'^userapi_db_connections\{state="open"\} [1-9]', text,
+                     re.M) or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
     assert r.headers["Content-Type"].startswith("text/plain; version=0.0.4")
-    text = r.text
     for want in (
             r'userapi_http_requests_total\{route="/healthz",code="200"\} [1-9][0-9]*',
             r'userapi_http_requests_total\{route="/users/me",code="[0-9]+"\} [1-9][0-9]*',
@@ -185,6 +192,9 @@ def test_metrics_pass_promtool(http, base_url, tmp_path):
             r'userapi_background_jobs_running\{kind="password"\} \d+',
             r'userapi_rate_limited_total\{class="login"\} 0',
             r'userapi_login_lockouts_total \d+',
+            r'userapi_db_errors_total\{kind="timeout"\} \d+',
+            r'userapi_db_listen_reconnects_total \d+',
+            r'userapi_websocket_clients \d+',
             r'userapi_build_info\{version="[^"]+"\} 1'):
         assert re.search("^" + want + "$", text, re.M), (want, text)
     f = tmp_path / "metrics.txt"
