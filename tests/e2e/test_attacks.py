@@ -106,3 +106,64 @@ def test_ipv6_clients_of_one_64_share_a_bucket(extra):
     assert login("198.51.100.20") == 422
     assert login("198.51.100.21") == 422
     assert login("::ffff:198.51.100.20") == 429
+
+
+def raw_exchange(svc, data):
+    """Send data on a new connection; everything read until the server
+    closes it."""
+    with socket.create_connection(("127.0.0.1", svc.port),
+                                  timeout=TIMEOUT) as s:
+        s.sendall(data)
+        out = b""
+        while True:
+            b = s.recv(65536)
+            if not b:
+                return out
+            out += b
+
+
+def test_absolute_form_request_target(main_service, auth):
+    """RFC 9112 3.2.2: a server MUST accept the absolute form (it was an
+    empty 404)."""
+    out = raw_exchange(main_service, (
+        b"GET http://example.com/healthz HTTP/1.1\r\nHost: example.com\r\n"
+        b"Connection: close\r\n\r\n"))
+    assert out.startswith(b"HTTP/1.1 200 "), out
+    assert out.endswith(b'{"status":"ok"}'), out
+    out = raw_exchange(main_service, (
+        b"GET HTTPS://example.com:8443/users/me?x=1 HTTP/1.1\r\n"
+        b"Host: example.com\r\nAuthorization: %s\r\n"
+        b"Connection: close\r\n\r\n" % auth["Authorization"].encode()))
+    assert out.startswith(b"HTTP/1.1 200 "), out
+    assert b'"email":"admin@' in out, out
+    for target in (b"http://example.com", b"http://example.com?a=b"):
+        out = raw_exchange(main_service, (
+            b"GET %s HTTP/1.1\r\nHost: example.com\r\n"
+            b"Connection: close\r\n\r\n" % target))
+        assert out.startswith(b"HTTP/1.1 200 "), out
+        assert b"text/html" in out, out
+
+
+def test_http10_put_and_delete_reach_the_routes(main_service, auth,
+                                                user_factory):
+    """HTTP/1.0 PUT, PATCH and DELETE reach the routes (Kore answered an
+    empty 405 without Allow before looking at the route)."""
+    out = raw_exchange(main_service,
+                       b"PUT /healthz HTTP/1.0\r\nHost: x\r\n"
+                       b"Content-Length: 0\r\n\r\n")
+    assert out.startswith(b"HTTP/1.0 405 "), out
+    assert b"\r\nallow: GET\r\n" in out, out
+    assert out.endswith(b'{"detail":"Method Not Allowed"}'), out
+    user = user_factory()
+    body = b'{"age": 42}'
+    out = raw_exchange(main_service, (
+        b"PATCH /users/%s HTTP/1.0\r\nHost: x\r\nAuthorization: %s\r\n"
+        b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n%s"
+        % (user["id"].encode(), auth["Authorization"].encode(), len(body),
+           body)))
+    assert out.startswith(b"HTTP/1.0 200 "), out
+    assert b'"age":42' in out, out
+    out = raw_exchange(main_service, (
+        b"DELETE /users/%s HTTP/1.0\r\nHost: x\r\nAuthorization: %s\r\n\r\n"
+        % (user["id"].encode(), auth["Authorization"].encode())))
+    assert out.startswith(b"HTTP/1.0 204 "), out
