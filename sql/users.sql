@@ -31,8 +31,10 @@
 -- Sign-up: open to anyone. $1 name, $2 email, $3 age, $4 password hash.
 -- Cost: the heap insert and two index inserts (pkey, lower(email)), plus
 -- created_at_id: 1 heap + 3 index leaf pages, about 8 buffers.
-INSERT INTO users (name, email, age, password_hash)
-VALUES ($1, $2, $3::int4, $4)
+-- created_at and updated_at take one clock reading, so a new user's two
+-- timestamps are equal.
+INSERT INTO users (name, email, age, password_hash, created_at, updated_at)
+SELECT $1, $2, $3::int4, $4, t, t FROM clock_timestamp() AS t
 RETURNING 'ok' AS outcome, id, name, email, age, is_active, is_admin,
     (extract(epoch FROM created_at) * 1000000)::int8 AS created_us,
     (extract(epoch FROM updated_at) * 1000000)::int8 AS updated_us,
