@@ -121,10 +121,10 @@ config_load(struct config *c, char *err, size_t errlen)
 	if (config_int("TASK_THREADS", 2, 1, 64, &v, err, errlen) == -1)
 		return (-1);
 	c->task_threads = (int)v;
-	if (config_int("MAIL_MAX", 16, 1, 256, &v, err, errlen) == -1)
+	if (config_int("MAIL_MAX", 32, 1, 256, &v, err, errlen) == -1)
 		return (-1);
 	c->mail_max = (int)v;
-	if (config_int("MAIL_THREADS", 2, 1, 64, &v, err, errlen) == -1)
+	if (config_int("MAIL_THREADS", 4, 1, 64, &v, err, errlen) == -1)
 		return (-1);
 	c->mail_threads = (int)v;
 

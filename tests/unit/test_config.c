@@ -232,8 +232,8 @@ test_defaults(void **state)
 	assert_int_equal(c.body_max, 1048576);
 	assert_int_equal(c.tasks_max, 64);
 	assert_int_equal(c.task_threads, 2);
-	assert_int_equal(c.mail_max, 16);
-	assert_int_equal(c.mail_threads, 2);
+	assert_int_equal(c.mail_max, 32);
+	assert_int_equal(c.mail_threads, 4);
 	assert_int_equal(c.argon2_m_kib, 19456);
 	assert_int_equal(c.argon2_t, 2);
 	assert_int_equal(c.argon2_p, 1);
