@@ -89,9 +89,17 @@ count_of() {
 run_e2e() {
 	local out rc line p f e s
 
-	echo "== e2e: $PYTHON -m pytest -q tests/e2e"
+	local where=tests/e2e a
+
+	# Test files or node ids among the arguments replace the whole suite.
+	for a in "$@"; do
+		case $a in
+		tests/*) where= ;;
+		esac
+	done
+	echo "== e2e: $PYTHON -m pytest -q $where $*"
 	out=$(mktemp)
-	(cd "$TOP" && "$PYTHON" -m pytest -q -p no:cacheprovider tests/e2e "$@") 2>&1 |
+	(cd "$TOP" && "$PYTHON" -m pytest -q -p no:cacheprovider $where "$@") 2>&1 |
 	    tee "$out"
 	rc=${PIPESTATUS[0]}
 	line=$(grep -E ' in [0-9.]+s( \([0-9:]+\))?$' "$out" | tail -n 1)
