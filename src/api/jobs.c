@@ -64,6 +64,9 @@ static int	jobs_notify_read(struct http_request *);
 static int	jobs_list_read(struct http_request *);
 static int	jobs_get_read(struct http_request *);
 static int	jobs_retry_read(struct http_request *);
+static int	jobs_by_id(struct http_request *, int,
+		    struct db_query *(*)(const struct caller *, const char *,
+		    job_store_cb, void *));
 static int	jobs_answer(struct http_request *);
 
 static struct http_state	notify_steps[] = {
@@ -220,28 +223,25 @@ jobs_list_read(struct http_request *req)
 static int
 jobs_get_read(struct http_request *req)
 {
-	struct jobs_state	*st;
-	struct verrs		 errs;
-
-	st = jobs_state(req, JOBS_GET);
-	verrs_init(&errs);
-	if (jobs_path_id(req, "job_id", st->id, &errs) == -1) {
-		reply_validation(req, &errs);
-		verrs_free(&errs);
-		return (HTTP_STATE_COMPLETE);
-	}
-	verrs_free(&errs);
-	return (jobs_wait(req, st, job_store_get(&reqctx_get(req)->caller,
-	    st->id, jobs_stored, req)));
+	return (jobs_by_id(req, JOBS_GET, job_store_get));
 }
 
 static int
 jobs_retry_read(struct http_request *req)
 {
+	return (jobs_by_id(req, JOBS_RETRY, job_store_retry));
+}
+
+/* A route on /jobs/{job_id}: read the id (422 when bad), run op's query. */
+static int
+jobs_by_id(struct http_request *req, int op,
+    struct db_query *(*query)(const struct caller *, const char *,
+    job_store_cb, void *))
+{
 	struct jobs_state	*st;
 	struct verrs		 errs;
 
-	st = jobs_state(req, JOBS_RETRY);
+	st = jobs_state(req, op);
 	verrs_init(&errs);
 	if (jobs_path_id(req, "job_id", st->id, &errs) == -1) {
 		reply_validation(req, &errs);
@@ -249,8 +249,8 @@ jobs_retry_read(struct http_request *req)
 		return (HTTP_STATE_COMPLETE);
 	}
 	verrs_free(&errs);
-	return (jobs_wait(req, st, job_store_retry(&reqctx_get(req)->caller,
-	    st->id, jobs_stored, req)));
+	return (jobs_wait(req, st, query(&reqctx_get(req)->caller, st->id,
+	    jobs_stored, req)));
 }
 
 /* The route's {id} into out; or -1 with uuid_parsing at ["path", name]. */
