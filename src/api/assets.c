@@ -144,7 +144,7 @@ static int	asset_etag_match(const char *, const char *);
 static void	asset_append(char **, size_t *, size_t *, const void *,
 		    size_t);
 
-/* GET and HEAD of every path in the table (the route table sends both). */
+/* GET of every path in the table; HEAD runs it as a GET (dispatch.c). */
 int
 api_asset(struct http_request *req)
 {

@@ -15,7 +15,7 @@
  * wins, so exact paths come before patterns that would also match).
  * Adding a route is one row here; conf/userapi.conf sends every path to
  * api_dispatch. Unknown paths get the JSON 404, known paths with another
- * method 405 with Allow.
+ * method 405 with Allow. GET rows answer HEAD too (dispatch.c).
  */
 const struct route api_routes[] = {
 	/* path			methods		handler		auth		rate		flags */
@@ -28,8 +28,11 @@ const struct route api_routes[] = {
 	{ "/users",		R_POST,		api_users_create, AUTH_NONE,	RATE_SIGNUP,	0 },
 	{ "/users/me",		R_GET,		api_me,		AUTH_TOKEN,	RATE_READ,	0 },
 	{ "/users/me/password",	R_POST,		api_me_password, AUTH_TOKEN,	RATE_LOGIN,	0 },
-	/* The token of /ws may be in the query: the handler reads it. */
-	{ "/ws",		R_GET,		api_ws,		AUTH_NONE,	RATE_READ,	0 },
+	/*
+	 * The token of /ws may be in the query: the handler reads it. A
+	 * WebSocket upgrade is a GET (RFC 6455 4.1): no HEAD.
+	 */
+	{ "/ws",		R_GET,		api_ws,		AUTH_NONE,	RATE_READ,	ROUTE_NO_HEAD },
 	{ "/users/{id}",	R_GET,		api_user,	AUTH_TOKEN,	RATE_READ,	0 },
 	{ "/users/{id}",	R_PUT | R_PATCH | R_DELETE, api_user, AUTH_TOKEN, RATE_WRITE,	0 },
 	/* Notification jobs (jobs.c). */
@@ -38,13 +41,13 @@ const struct route api_routes[] = {
 	{ "/jobs/{id}",		R_GET,		api_job,	AUTH_TOKEN,	RATE_READ,	0 },
 	{ "/jobs/{id}/retry",	R_POST,		api_job_retry,	AUTH_ADMIN,	RATE_WRITE,	0 },
 	/* The web pages, their files and the OpenAPI document (assets.c). */
-	{ "/",			R_GET | R_HEAD,	api_asset,	AUTH_NONE,	RATE_READ,	0 },
-	{ "/openapi.json",	R_GET | R_HEAD,	api_asset,	AUTH_NONE,	RATE_READ,	0 },
-	{ "/asyncapi.json",	R_GET | R_HEAD,	api_asset,	AUTH_NONE,	RATE_READ,	0 },
-	{ "/docs",		R_GET | R_HEAD,	api_asset,	AUTH_NONE,	RATE_READ,	0 },
-	{ "/redoc",		R_GET | R_HEAD,	api_asset,	AUTH_NONE,	RATE_READ,	0 },
-	{ "/conventions",	R_GET | R_HEAD,	api_asset,	AUTH_NONE,	RATE_READ,	0 },
-	{ "/static/*",		R_GET | R_HEAD,	api_asset,	AUTH_NONE,	RATE_READ,	0 },
+	{ "/",			R_GET,		api_asset,	AUTH_NONE,	RATE_READ,	0 },
+	{ "/openapi.json",	R_GET,		api_asset,	AUTH_NONE,	RATE_READ,	0 },
+	{ "/asyncapi.json",	R_GET,		api_asset,	AUTH_NONE,	RATE_READ,	0 },
+	{ "/docs",		R_GET,		api_asset,	AUTH_NONE,	RATE_READ,	0 },
+	{ "/redoc",		R_GET,		api_asset,	AUTH_NONE,	RATE_READ,	0 },
+	{ "/conventions",	R_GET,		api_asset,	AUTH_NONE,	RATE_READ,	0 },
+	{ "/static/*",		R_GET,		api_asset,	AUTH_NONE,	RATE_READ,	0 },
 };
 
 const size_t	api_nroutes = sizeof(api_routes) / sizeof(api_routes[0]);

@@ -24,6 +24,8 @@
 struct dispatch_hooks	dispatch_hooks;
 int			dispatch_draining;
 
+static unsigned int	dispatch_methods_of(const struct route *);
+
 /* Allow lists name methods in this order. */
 static const struct {
 	unsigned int	 bit;
@@ -43,7 +45,7 @@ dispatch(struct http_request *req, const struct route *routes, size_t n)
 {
 	struct reqctx		*ctx;
 	const struct route	*first, *hit;
-	unsigned int		 allow;
+	unsigned int		 allow, methods;
 	char			 buf[64];
 	int			 retry;
 	size_t			 i;
@@ -69,8 +71,9 @@ dispatch(struct http_request *req, const struct route *routes, size_t n)
 		} else if (strcmp(routes[i].path, first->path)) {
 			continue;
 		}
-		allow |= routes[i].methods;
-		if (hit == NULL && (routes[i].methods & req->method))
+		methods = dispatch_methods_of(&routes[i]);
+		allow |= methods;
+		if (hit == NULL && (methods & req->method))
 			hit = &routes[i];
 	}
 
@@ -85,6 +88,17 @@ dispatch(struct http_request *req, const struct route *routes, size_t n)
 		return (KORE_RESULT_OK);
 	}
 	ctx->route = hit;
+
+	/*
+	 * HEAD runs the GET handler as a GET, so nothing it does can differ
+	 * from the GET's; reply.c turns it back into HEAD for Kore, which
+	 * then sends the GET's status and headers (Content-Length too) and
+	 * no body (RFC 9110 9.3.2).
+	 */
+	if (req->method == HTTP_METHOD_HEAD && !(hit->methods & R_HEAD)) {
+		ctx->head = 1;
+		req->method = HTTP_METHOD_GET;
+	}
 
 	if (dispatch_draining && !(hit->flags & ROUTE_LIVE)) {
 		/* Connection: close, so the client reconnects elsewhere. */
@@ -104,6 +118,15 @@ dispatch(struct http_request *req, const struct route *routes, size_t n)
 		return (KORE_RESULT_OK);
 
 	return (hit->handler(req));
+}
+
+/* A route's methods: HEAD wherever GET is, unless ROUTE_NO_HEAD. */
+static unsigned int
+dispatch_methods_of(const struct route *r)
+{
+	if ((r->methods & R_GET) && !(r->flags & ROUTE_NO_HEAD))
+		return (r->methods | R_HEAD);
+	return (r->methods);
 }
 
 const char *

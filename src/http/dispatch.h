@@ -42,6 +42,7 @@ enum route_rate {
 
 /* Route flags. */
 #define ROUTE_LIVE	0x01	/* still answered while draining */
+#define ROUTE_NO_HEAD	0x02	/* GET only: no HEAD (a WebSocket upgrade) */
 
 /*
  * One row of the route table. path is exact ("/users/me"), or has
@@ -49,7 +50,9 @@ enum route_rate {
  * reqctx_param), or ends in a star matching any rest ("/static/" then a star). The
  * first row whose path matches wins, as in Kore; rows with that same
  * path string share it, each with its own methods. A path matched with
- * a method no row allows gets 405 with Allow (parse_route_match).
+ * a method no row allows gets 405 with Allow (parse_route_match). A row
+ * with GET answers HEAD too: its handler runs as for GET, and the answer
+ * goes without its body (ROUTE_NO_HEAD: not this row).
  */
 struct route {
 	const char	*path;

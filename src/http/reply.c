@@ -61,10 +61,13 @@ reply_send(struct http_request *req, int status, const void *data, size_t len)
 	if (!reply_has_header(req, "cache-control"))
 		http_response_header(req, "cache-control", "no-store");
 
+	/* A HEAD ran as a GET (dispatch): Kore sends it without the body. */
+	if (ctx->head)
+		req->method = HTTP_METHOD_HEAD;
 	http_response(req, status, data, len);
 	usec = reqctx_now_us() - ctx->start_us;
-	log_access(reply_method_name(req->method), req->path, status, len,
-	    usec, ctx->rid);
+	log_access(reply_method_name(req->method), req->path, status,
+	    req->method == HTTP_METHOD_HEAD ? 0 : len, usec, ctx->rid);
 	if (dispatch_hooks.sent != NULL)
 		dispatch_hooks.sent(ctx->route, status, usec);
 }

@@ -25,6 +25,7 @@ struct reqctx {
 	uint64_t		 start_us;
 	char			 rid[REQID_MAX + 1];
 	const struct route	*route;		/* NULL: no route matched */
+	int			 head;		/* a HEAD, run as a GET */
 	struct caller		 caller;	/* routes with authentication */
 	const char		*param[REQCTX_PARAMS_MAX];	/* in req->path */
 	size_t			 param_len[REQCTX_PARAMS_MAX];

@@ -1,9 +1,11 @@
 # userapi: the route table of src/api/routes.c, read by the tests: rows and matching.
 """
 Each row of `api_routes[]` in src/api/routes.c is
-`{ "path", R_GET | R_HEAD, handler, AUTH_x, RATE_x, flags },`; this module
+`{ "path", R_GET | R_POST, handler, AUTH_x, RATE_x, flags },`; this module
 reads them in order and matches paths as the dispatcher does (the first
 row whose path matches wins; {name} is one segment, a final * any rest).
+A row with GET has HEAD too, as in the dispatcher, unless its flags say
+ROUTE_NO_HEAD.
 """
 
 import re
@@ -45,6 +47,9 @@ def routes():
         if not m:
             continue
         methods = [METHOD_BITS[b.strip()] for b in m.group(2).split("|")]
+        if ("GET" in methods and "HEAD" not in methods and
+                "ROUTE_NO_HEAD" not in m.group(6)):
+            methods.append("HEAD")
         out.append(Route(m.group(1), methods, m.group(3), m.group(4),
                          m.group(5), m.group(6).strip()))
     assert out, "no rows found in %s" % ROUTES_C

@@ -152,7 +152,7 @@ def test_http10_put_and_delete_reach_the_routes(main_service, auth,
                        b"PUT /healthz HTTP/1.0\r\nHost: x\r\n"
                        b"Content-Length: 0\r\n\r\n")
     assert out.startswith(b"HTTP/1.0 405 "), out
-    assert b"\r\nallow: GET\r\n" in out, out
+    assert b"\r\nallow: GET, HEAD\r\n" in out, out
     assert out.endswith(b'{"detail":"Method Not Allowed"}'), out
     user = user_factory()
     body = b'{"age": 42}'

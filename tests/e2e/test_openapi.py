@@ -385,14 +385,16 @@ def test_checker_knows_kores_empty_protocol_errors():
 
 
 def test_checker_checks_allow_of_405():
-    ok = {"Content-Type": "application/json", "Allow": "GET, PUT, PATCH, DELETE",
+    ok = {"Content-Type": "application/json",
+          "Allow": "GET, HEAD, PUT, PATCH, DELETE",
           "X-Request-ID": "r1"}
     body = {"detail": "Method Not Allowed"}
     openapi_check.check("POST", "/users/x", 405, body, ok)
     with pytest.raises(openapi_check.Mismatch, match="Allow"):
         openapi_check.check("POST", "/users/x", 405, body,
                             dict(ok, Allow="GET, PUT"))
-    openapi_check.check("PUT", "/users", 405, body, dict(ok, Allow="POST, GET"))
+    openapi_check.check("PUT", "/users", 405, body,
+                        dict(ok, Allow="POST, GET, HEAD"))
     with pytest.raises(openapi_check.Mismatch, match="Allow"):
         openapi_check.check("PUT", "/users", 405, body, ok)
     with pytest.raises(openapi_check.Mismatch, match="has no PUT"):
@@ -436,9 +438,10 @@ def test_every_route_answers_as_documented(extra):
     admin = c.login(ADMIN_EMAIL, ADMIN_PASSWORD)
 
     # health, pages
-    c(200, "GET", "/healthz")
-    c(200, "GET", "/readyz")
-    c(200, "GET", "/metrics")
+    for method in ("GET", "HEAD"):
+        c(200, method, "/healthz")
+        c(200, method, "/readyz")
+        c(200, method, "/metrics")
     for path in ("/", "/docs", "/redoc", "/conventions", "/openapi.json",
                  "/asyncapi.json",
                  "/static/demo.js"):
@@ -483,13 +486,19 @@ def test_every_route_answers_as_documented(extra):
 
     # who am I
     c(200, "GET", "/protected", token)
+    c(200, "HEAD", "/protected", token)
     c(401, "GET", "/protected")
+    c(401, "HEAD", "/protected")
     c(401, "GET", "/protected", "not.a.token")
     etag = c(200, "GET", "/users/me", token).headers["ETag"]
     c(401, "GET", "/users/me")
+    c(200, "HEAD", "/users/me", token)
 
     # one user
     c(200, "GET", "/users/" + uid, token)
+    c(200, "HEAD", "/users/" + uid, token)
+    c(404, "HEAD", "/users/" + other, token)
+    c(412, "HEAD", "/users/" + uid, token, headers={"If-Match": '"0"'})
     c(200, "GET", "/users/" + uid.replace("-", "").upper(), token)
     c(404, "GET", "/users/" + other, token)
     c(422, "GET", "/users/not-a-uuid", token)
@@ -544,6 +553,9 @@ def test_every_route_answers_as_documented(extra):
     c(403, "GET", "/users", token)
     c(401, "GET", "/users")
     c(422, "GET", "/users", admin, params={"skip": -1, "limit": "x"})
+    c(200, "HEAD", "/users", admin)
+    c(401, "HEAD", "/users")
+    c(422, "HEAD", "/users", admin, params={"limit": 0})
     c(200, "PATCH", "/users/" + other, admin, json={"is_active": True})
 
     # notification jobs
@@ -560,11 +572,13 @@ def test_every_route_answers_as_documented(extra):
     c(413, "POST", "/users/%s/notify" % uid, token, data=b" " * 5000,
       headers={"Content-Type": "application/json"})
     c(200, "GET", "/jobs/" + job, token)
+    c(200, "HEAD", "/jobs/" + job, token)
     c(404, "GET", "/jobs/" + str(uuid.uuid4()), token)
     c(422, "GET", "/jobs/x", token)
     c(401, "GET", "/jobs/" + job)
     c(200, "GET", "/jobs", admin, params={"status": "queued", "limit": 5})
     c(403, "GET", "/jobs", token)
+    c(200, "HEAD", "/jobs", admin)
     c(401, "GET", "/jobs")
     c(422, "GET", "/jobs", admin, params={"status": "lost", "skip": -1})
     deadline = time.monotonic() + 30

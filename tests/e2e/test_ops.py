@@ -106,13 +106,13 @@ def allow(r):
 
 
 @pytest.mark.parametrize("method, path, methods", [
-    ("DELETE", "/users", {"GET", "POST"}),
-    ("PUT", "/users", {"GET", "POST"}),
-    ("PATCH", "/users", {"GET", "POST"}),
-    ("POST", "/users/%s", {"GET", "PUT", "PATCH", "DELETE"}),
-    ("POST", "/healthz", {"GET"}),
-    ("DELETE", "/healthz", {"GET"}),
-    ("PUT", "/readyz", {"GET"}),
+    ("DELETE", "/users", {"GET", "HEAD", "POST"}),
+    ("PUT", "/users", {"GET", "HEAD", "POST"}),
+    ("PATCH", "/users", {"GET", "HEAD", "POST"}),
+    ("POST", "/users/%s", {"GET", "HEAD", "PUT", "PATCH", "DELETE"}),
+    ("POST", "/healthz", {"GET", "HEAD"}),
+    ("DELETE", "/healthz", {"GET", "HEAD"}),
+    ("PUT", "/readyz", {"GET", "HEAD"}),
 ])
 def test_wrong_method_is_405_with_allow(http, base_url, method, path, methods):
     if "%s" in path:

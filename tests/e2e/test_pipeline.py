@@ -75,12 +75,12 @@ def test_near_misses_are_json_404(base_url, path):
 
 
 def test_users_me_is_not_a_user_id(base_url, auth):
-    """/users/me is its own row: PUT there is 405 (GET only), not a 422
+    """/users/me is its own row: PUT there is 405 (GET and HEAD), not a 422
     about an id."""
     r = requests.put(base_url + "/users/me", json={}, headers=auth,
                      timeout=10)
     assert r.status_code == 405
-    assert r.headers["Allow"] == "GET"
+    assert r.headers["Allow"] == "GET, HEAD"
 
 
 # --- what the dispatcher does before the handler ------------------------------
