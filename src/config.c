@@ -151,6 +151,7 @@ config_load(struct config *c, char *err, size_t errlen)
 	c->admin_email = config_str("ADMIN_EMAIL", NULL);
 	c->admin_password = config_str("ADMIN_PASSWORD", NULL);
 	c->smtp_url = config_str("SMTP_URL", "smtp://localhost:1025");
+	c->smtp_ca_file = config_str("SMTP_CA_FILE", NULL);
 	c->mail_from = config_str("MAIL_FROM", "userapi@localhost");
 	if (strncmp(c->smtp_url, "smtp://", 7) &&
 	    strncmp(c->smtp_url, "smtps://", 8) &&
@@ -440,6 +441,7 @@ config_free(struct config *c)
 	free(c->admin_email);
 	free(c->admin_password);
 	free(c->smtp_url);
+	free(c->smtp_ca_file);
 	free(c->mail_from);
 	free(c->trusted_proxies);
 	free(c->metrics_allow);

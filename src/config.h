@@ -39,6 +39,7 @@ struct config {
 	char		*admin_email;
 	char		*admin_password;
 	char		*smtp_url;	/* smtp://, smtps://, smtp+starttls:// */
+	char		*smtp_ca_file;	/* SMTP_CA_FILE; NULL: the system's CAs */
 	char		*mail_from;	/* a bare address */
 
 	/* Operations (config_ops): rate limits, proxies, /metrics, drain. */

@@ -42,6 +42,8 @@ static void	main_ping(void *, const char *, const char *);
  * line each with its reason. Measured on Debian bookworm (glibc 2.36,
  * libpq 15, libcurl 7.88) with seccomp_tracing. What glibc itself needs
  * (newfstatat, clone3, rseq) is in Kore's lists (patches/kore/0006).
+ * libcurl's TLS (OpenSSL: getrandom, reading the CA bundle) needs
+ * nothing beyond Kore's list (tests/e2e/test_smtp_tls.py).
  */
 #if defined(__SANITIZE_ADDRESS__)
 #define ASAN_SYSCALLS						\
@@ -196,8 +198,8 @@ kore_parent_configure(int argc, char **argv)
 		fprintf(stderr, "userapi: could not initialise libcurl\n");
 		exit(1);
 	}
-	if (jobs_setup() == -1) {
-		fprintf(stderr, "userapi: invalid SMTP_URL\n");
+	if (jobs_setup(err, sizeof(err)) == -1) {
+		fprintf(stderr, "userapi: %s\n", err);
 		exit(2);
 	}
 

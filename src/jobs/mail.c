@@ -1,5 +1,6 @@
 /* userapi: notification mails: the RFC 5322 message, and sending it over SMTP with libcurl. */
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -51,8 +52,13 @@ static int	mail_debug(CURL *, curl_infotype, char *, size_t, void *);
 static void	mail_printable(char *, size_t, const char *, size_t);
 static void	mail_error(struct mail_result *, const char *, ...)
 		    __attribute__((format(printf, 2, 3)));
+static int	mail_read_ca(const char *, char *, size_t);
+
+/* The CA bundle of SMTP_CA_FILE: at most this big. */
+#define MAIL_CA_MAX	(4 * 1024 * 1024)
 
 static char		*smtp_url;
+static struct curl_blob	 smtp_ca;		/* data NULL: the system's */
 static long		 smtp_ssl;
 static long		 smtp_timeout_ms;
 static __thread CURL	*smtp_handle;
@@ -309,31 +315,85 @@ mail_printf(struct mail_buf *b, const char *fmt, ...)
 }
 
 int
-mail_setup(const char *url, long timeout_ms)
+mail_setup(const char *url, const char *ca_file, long timeout_ms,
+    char *err, size_t errlen)
 {
 	const char	*rest;
 	size_t		 len;
+	int		 tls;
 
 	smtp_timeout_ms = timeout_ms;
 	free(smtp_url);
 	smtp_url = NULL;
+	free(smtp_ca.data);
+	memset(&smtp_ca, 0, sizeof(smtp_ca));
+
 	if (!strncmp(url, "smtp+starttls://", 16)) {
 		rest = url + 16;
-		len = strlen(rest) + sizeof("smtp://");
-		if ((smtp_url = malloc(len)) == NULL)
-			abort();
-		(void)snprintf(smtp_url, len, "smtp://%s", rest);
 		smtp_ssl = CURLUSESSL_ALL;
-		return (0);
-	}
-	if (!strncmp(url, "smtp://", 7))
+	} else if (!strncmp(url, "smtps://", 8)) {
+		rest = url + 8;
+		smtp_ssl = CURLUSESSL_ALL;
+	} else if (!strncmp(url, "smtp://", 7)) {
+		rest = url + 7;
 		smtp_ssl = CURLUSESSL_NONE;
-	else if (!strncmp(url, "smtps://", 8))
-		smtp_ssl = CURLUSESSL_ALL;
-	else
+	} else {
+		(void)snprintf(err, errlen, "invalid SMTP_URL: expected "
+		    "smtp://, smtps:// or smtp+starttls://");
 		return (-1);
-	if ((smtp_url = strdup(url)) == NULL)
+	}
+	tls = smtp_ssl == CURLUSESSL_ALL;
+	/* user:password@ in the authority: AUTH, only over TLS. */
+	len = strcspn(rest, "/?#");
+	if (!tls && memchr(rest, '@', len) != NULL) {
+		(void)snprintf(err, errlen, "invalid SMTP_URL: user:password@ "
+		    "needs smtps:// or smtp+starttls:// (a password is never "
+		    "sent in clear)");
+		return (-1);
+	}
+	if (ca_file != NULL && mail_read_ca(ca_file, err, errlen) == -1)
+		return (-1);
+
+	/* libcurl's smtp:// with CURLUSESSL_ALL is STARTTLS, required. */
+	len = strlen(rest) + sizeof("smtps://");
+	if ((smtp_url = malloc(len)) == NULL)
 		abort();
+	(void)snprintf(smtp_url, len, "%s://%s",
+	    strncmp(url, "smtps://", 8) ? "smtp" : "smtps", rest);
+	return (0);
+}
+
+/* SMTP_CA_FILE into smtp_ca: a PEM file of at most 4 MiB with a certificate. */
+static int
+mail_read_ca(const char *path, char *err, size_t errlen)
+{
+	FILE	*fp;
+	char	*buf;
+	size_t	 len, n;
+
+	if ((fp = fopen(path, "r")) == NULL) {
+		(void)snprintf(err, errlen, "invalid SMTP_CA_FILE: could not "
+		    "open %s: %s", path, strerror(errno));
+		return (-1);
+	}
+	if ((buf = malloc(MAIL_CA_MAX + 1)) == NULL)
+		abort();
+	len = 0;
+	while (len < MAIL_CA_MAX + 1 &&
+	    (n = fread(buf + len, 1, MAIL_CA_MAX + 1 - len, fp)) > 0)
+		len += n;
+	(void)fclose(fp);
+	buf[len > MAIL_CA_MAX ? MAIL_CA_MAX : len] = '\0';
+	if (len > MAIL_CA_MAX ||
+	    strstr(buf, "-----BEGIN CERTIFICATE-----") == NULL) {
+		free(buf);
+		(void)snprintf(err, errlen, "invalid SMTP_CA_FILE: %s is not "
+		    "a PEM file of CA certificates (at most 4 MiB)", path);
+		return (-1);
+	}
+	smtp_ca.data = buf;
+	smtp_ca.len = len;
+	smtp_ca.flags = CURL_BLOB_NOCOPY;
 	return (0);
 }
 
@@ -388,6 +448,17 @@ mail_send(const struct mail *m, const uint64_t *deadline_ms,
 
 	(void)curl_easy_setopt(smtp_handle, CURLOPT_URL, smtp_url);
 	(void)curl_easy_setopt(smtp_handle, CURLOPT_USE_SSL, smtp_ssl);
+	/*
+	 * The server's certificate and name are verified (libcurl's
+	 * default, never turned off): against SMTP_CA_FILE alone when set,
+	 * else the system's bundle.
+	 */
+	if (smtp_ca.data != NULL) {
+		(void)curl_easy_setopt(smtp_handle, CURLOPT_CAINFO_BLOB,
+		    &smtp_ca);
+		(void)curl_easy_setopt(smtp_handle, CURLOPT_CAINFO, NULL);
+		(void)curl_easy_setopt(smtp_handle, CURLOPT_CAPATH, NULL);
+	}
 	(void)curl_easy_setopt(smtp_handle, CURLOPT_MAIL_FROM, from);
 	(void)curl_easy_setopt(smtp_handle, CURLOPT_MAIL_RCPT, rcpt);
 	(void)curl_easy_setopt(smtp_handle, CURLOPT_UPLOAD, 1L);
@@ -448,6 +519,16 @@ mail_send(const struct mail *m, const uint64_t *deadline_ms,
 		    "%ld ms", smtp_timeout_ms);
 	} else if (code >= 400 && dlg.last[0] != '\0') {
 		mail_error(r, "smtp: %s", dlg.last);
+	} else if (rc == CURLE_USE_SSL_FAILED) {
+		mail_error(r, "tls: STARTTLS is required but the SMTP server "
+		    "does not offer it; nothing was sent");
+	} else if (rc == CURLE_PEER_FAILED_VERIFICATION) {
+		mail_error(r, "tls: the SMTP server's certificate is not "
+		    "trusted (SMTP_CA_FILE): %s", errbuf[0] ? errbuf :
+		    curl_easy_strerror(rc));
+	} else if (rc == CURLE_SSL_CONNECT_ERROR) {
+		mail_error(r, "tls: handshake with the SMTP server failed: %s",
+		    errbuf[0] ? errbuf : curl_easy_strerror(rc));
 	} else {
 		mail_error(r, "%s%s%s", curl_easy_strerror(rc),
 		    errbuf[0] ? ": " : "", errbuf);

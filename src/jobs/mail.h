@@ -53,10 +53,17 @@ char	*mail_subject(const char *subject);
 
 /*
  * SMTP settings, once in the parent: url is smtp://, smtps:// or
- * smtp+starttls:// (STARTTLS required), with user:password@ for AUTH.
- * Returns 0, or -1 for another scheme.
+ * smtp+starttls:// (STARTTLS required), with user:password@ for AUTH,
+ * which needs TLS (smtps:// or smtp+starttls://): a password is never
+ * sent in clear. ca_file (NULL: the system's CA bundle, as libcurl
+ * finds it) is a PEM file of the certificates to trust for the SMTP
+ * server instead; it is read here, so it works in a chroot and the
+ * sandbox opens no file for it. The server's certificate and name are
+ * always verified. Returns 0, or -1 with the reason in err (which
+ * never holds the URL).
  */
-int	mail_setup(const char *url, long timeout_ms);
+int	mail_setup(const char *url, const char *ca_file, long timeout_ms,
+	    char *err, size_t errlen);
 
 /*
  * Send m (blocking: on a task thread, never on the event loop). The

@@ -109,9 +109,10 @@ static int		 counts_have, counting;
 static u_int64_t	 counts_at;
 
 int
-jobs_setup(void)
+jobs_setup(char *err, size_t errlen)
 {
-	return (mail_setup(cfg.smtp_url, cfg.smtp_timeout_ms));
+	return (mail_setup(cfg.smtp_url, cfg.smtp_ca_file, cfg.smtp_timeout_ms,
+	    err, errlen));
 }
 
 void

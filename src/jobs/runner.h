@@ -3,11 +3,16 @@
 #ifndef USERAPI_JOBS_RUNNER_H
 #define USERAPI_JOBS_RUNNER_H
 
+#include <stddef.h>
+
 /* The channel the job statements NOTIFY (sql/jobs.sql). */
 #define JOBS_CHANNEL	"userapi_jobs"
 
-/* Parent: SMTP settings from cfg. Returns 0, or -1 for a bad SMTP_URL. */
-int	jobs_setup(void);
+/*
+ * Parent: SMTP settings from cfg (SMTP_URL, SMTP_CA_FILE). Returns 0, or
+ * -1 with the reason in err.
+ */
+int	jobs_setup(char *err, size_t errlen);
 
 /* Per worker, after db_worker_init: the lease name and the timers. */
 void	jobs_worker_init(void);

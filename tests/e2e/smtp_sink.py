@@ -11,16 +11,64 @@ answers to DATA is set per test:
     sink.delay(seconds)      answers DATA 250 after that long
     sink.stop() / start()    down (connection refused) and back up
 
-Every answer it gave is counted in sink.answers (code -> count).
+Every answer it gave is counted in sink.answers (code -> count); each
+MAIL FROM it was sent is noted in sink.mail_commands (True when it came
+over TLS), each AUTH in sink.logins (login, accepted).
+
+TLS and AUTH, as a real relay asks for them (certificates from
+make_certs, made at run time in the test's temporary directory):
+
+    SmtpSink(port, tls="implicit", cert=c)      smtps: TLS from the start
+    SmtpSink(port, tls="starttls", cert=c)      STARTTLS offered, required
+                                                before MAIL
+    SmtpSink(..., users={"ada": "secret"})      AUTH (PLAIN, LOGIN) required
+                                                before MAIL, only over TLS
 """
 
 import asyncio
 import email
 import email.policy
+import os
+import ssl
+import subprocess
 import threading
 import time
 
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, LoginPassword
+
+
+def make_certs(directory, name="127.0.0.1", ca=None):
+    """A throwaway CA (or the one of an earlier call's answer, ca) and a
+    server certificate it signed for name (an IP address or a DNS name),
+    in directory: a dict of PEM file paths ca, ca_key, cert, key."""
+    d = str(directory)
+    os.makedirs(d, exist_ok=True)
+    ca_key, ca_pem = os.path.join(d, "ca.key"), os.path.join(d, "ca.pem")
+    if ca is not None:
+        ca_key, ca_pem = ca["ca_key"], ca["ca"]
+    key, csr = os.path.join(d, "server.key"), os.path.join(d, "server.csr")
+    cert, ext = os.path.join(d, "server.pem"), os.path.join(d, "server.ext")
+    san = ("IP:" if name.replace(".", "").isdigit() else "DNS:") + name
+    with open(ext, "w", encoding="ascii") as f:
+        f.write("subjectAltName=%s\nbasicConstraints=CA:FALSE\n"
+                "keyUsage=digitalSignature\nextendedKeyUsage=serverAuth\n"
+                % san)
+    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"]
+    steps = [
+        ["openssl", "req"] + ec + ["-subj", "/CN=" + name,
+                                   "-keyout", key, "-out", csr],
+        ["openssl", "x509", "-req", "-in", csr, "-CA", ca_pem, "-CAkey",
+         ca_key, "-set_serial", str(int.from_bytes(os.urandom(8), "big")),
+         "-days", "2", "-extfile", ext, "-out", cert]]
+    if ca is None:
+        steps.insert(0, ["openssl", "req", "-x509"] + ec + [
+            "-days", "2", "-subj", "/CN=userapi test CA",
+            "-keyout", ca_key, "-out", ca_pem])
+    for argv in steps:
+        subprocess.run(argv, check=True, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.PIPE, timeout=60)
+    return {"ca": ca_pem, "ca_key": ca_key, "cert": cert, "key": key}
 
 
 class Mail:
@@ -55,6 +103,17 @@ class _Handler:
     def __init__(self, sink):
         self.sink = sink
 
+    async def handle_MAIL(self, server, session, envelope, address,
+                          mail_options):
+        with self.sink.lock:
+            # An smtps socket speaks nothing but TLS (aiosmtpd only
+            # notes a STARTTLS in session.ssl).
+            self.sink.mail_commands.append(session.ssl is not None or
+                                           self.sink.tls == "implicit")
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 OK"
+
     async def handle_DATA(self, server, session, envelope):
         sink = self.sink
         with sink.lock:
@@ -81,10 +140,16 @@ class _Handler:
 
 
 class SmtpSink:
-    def __init__(self, port):
+    def __init__(self, port, tls=None, cert=None, users=None):
+        assert tls in (None, "implicit", "starttls")
         self.port = port
+        self.tls = tls
+        self.cert = cert
+        self.users = users
         self.lock = threading.Lock()
         self.mails = []
+        self.mail_commands = []
+        self.logins = []
         self.answers = {}
         self.mode = "accept"
         self.tempfails = 0
@@ -99,10 +164,34 @@ class SmtpSink:
             self.answers[code] = self.answers.get(code, 0) + 1
         return line
 
+    def _authenticate(self, server, session, envelope, mechanism, data):
+        ok = (isinstance(data, LoginPassword) and self.users is not None
+              and self.users.get(data.login.decode("utf-8", "replace"))
+              == data.password.decode("utf-8", "replace"))
+        with self.lock:
+            self.logins.append((data.login.decode("utf-8", "replace")
+                                if isinstance(data, LoginPassword) else None,
+                                ok))
+        # handled=False: aiosmtpd answers 535 itself on a failure.
+        return AuthResult(success=ok, handled=False)
+
     def start(self):
         self.closing = False
+        kw = {}
+        if self.tls is not None:
+            ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            ctx.load_cert_chain(self.cert["cert"], self.cert["key"])
+            if self.tls == "implicit":
+                kw["ssl_context"] = ctx
+            else:
+                kw.update(tls_context=ctx, require_starttls=True)
+        if self.users is not None:
+            # aiosmtpd offers AUTH after STARTTLS only; on smtps the
+            # whole connection is TLS, so it may offer it at once.
+            kw.update(authenticator=self._authenticate, auth_required=True,
+                      auth_require_tls=self.tls != "implicit")
         self.controller = Controller(_Handler(self), hostname="127.0.0.1",
-                                     port=self.port, ready_timeout=10)
+                                     port=self.port, ready_timeout=10, **kw)
         self.controller.start()
         return self
 

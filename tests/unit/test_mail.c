@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -404,12 +405,48 @@ test_addresses(void **state)
 static void
 test_setup(void **state)
 {
-	assert_int_equal(mail_setup("smtp://localhost:1025", 1000), 0);
-	assert_int_equal(mail_setup("smtps://u:p@mail.example.com", 1000), 0);
-	assert_int_equal(mail_setup("smtp+starttls://mail.example.com:587",
-	    1000), 0);
-	assert_int_equal(mail_setup("http://example.com", 1000), -1);
-	assert_int_equal(mail_setup("localhost:25", 1000), -1);
+	char	err[256], path[] = "/tmp/test_mail_ca.XXXXXX";
+	FILE	*fp;
+	int	 fd;
+
+	assert_int_equal(mail_setup("smtp://localhost:1025", NULL, 1000, err,
+	    sizeof(err)), 0);
+	assert_int_equal(mail_setup("smtps://u:p@mail.example.com", NULL,
+	    1000, err, sizeof(err)), 0);
+	assert_int_equal(mail_setup("smtp+starttls://u:p@mail.example.com:587",
+	    NULL, 1000, err, sizeof(err)), 0);
+	assert_int_equal(mail_setup("http://example.com", NULL, 1000, err,
+	    sizeof(err)), -1);
+	assert_non_null(strstr(err, "invalid SMTP_URL"));
+	assert_int_equal(mail_setup("localhost:25", NULL, 1000, err,
+	    sizeof(err)), -1);
+
+	/* AUTH in clear is refused, and the message never shows the URL. */
+	assert_int_equal(mail_setup("smtp://ada:s3cret@mail.example.com",
+	    NULL, 1000, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "needs smtps:// or smtp+starttls://"));
+	assert_null(strstr(err, "s3cret"));
+	/* An '@' after the authority is no password. */
+	assert_int_equal(mail_setup("smtp://mail.example.com/a@b", NULL, 1000,
+	    err, sizeof(err)), 0);
+
+	/* SMTP_CA_FILE: missing, not PEM, then a certificate. */
+	assert_int_equal(mail_setup("smtps://mail.example.com",
+	    "/nonexistent/ca.pem", 1000, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "invalid SMTP_CA_FILE: could not open"));
+	assert_true((fd = mkstemp(path)) != -1);
+	assert_non_null(fp = fdopen(fd, "w"));
+	assert_true(fputs("not a certificate\n", fp) >= 0);
+	assert_int_equal(fflush(fp), 0);
+	assert_int_equal(mail_setup("smtps://mail.example.com", path, 1000,
+	    err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "is not a PEM file"));
+	assert_true(fputs("-----BEGIN CERTIFICATE-----\nMIIB\n"
+	    "-----END CERTIFICATE-----\n", fp) >= 0);
+	assert_int_equal(fclose(fp), 0);
+	assert_int_equal(mail_setup("smtps://mail.example.com", path, 1000,
+	    err, sizeof(err)), 0);
+	assert_int_equal(unlink(path), 0);
 }
 
 /* Nobody listens: a temporary failure, quickly, with curl's reason. */
@@ -419,8 +456,10 @@ test_send_refused(void **state)
 	struct mail		m;
 	struct mail_result	r;
 	uint64_t		deadline;
+	char			err[256];
 
-	assert_int_equal(mail_setup("smtp://127.0.0.1:1", 2000), 0);
+	assert_int_equal(mail_setup("smtp://127.0.0.1:1", NULL, 2000, err,
+	    sizeof(err)), 0);
 	memset(&m, 0, sizeof(m));
 	m.from = "userapi@example.org";
 	m.to = "ada@example.com";
