@@ -72,6 +72,24 @@ def test_document_basics():
                object_pairs_hook=no_duplicate_keys)
 
 
+def test_documents_name_the_repositorys_licence():
+    """The OpenAPI and AsyncAPI documents say what the repository's
+    LICENSE file says: no licence while there is none (naming one would be
+    false), else the same one in both, named in the file."""
+    docs = [json.loads((REPO / "assets" / name).read_text())["info"]
+            for name in ("openapi.json", "asyncapi.json")]
+    licences = [info.get("license") for info in docs]
+    files = [p for p in REPO.iterdir() if p.name.upper().startswith(
+        ("LICENSE", "LICENCE", "COPYING"))]
+    if not files:
+        assert licences == [None, None], licences
+        return
+    assert licences[0] is not None and licences[0] == licences[1], licences
+    text = " ".join(p.read_text() for p in files)
+    assert licences[0]["name"] in text or \
+        licences[0].get("identifier", "\0") in text, licences[0]
+
+
 def no_duplicate_keys(pairs):
     keys = [k for k, _ in pairs]
     assert len(keys) == len(set(keys)), "duplicate keys: %s" % keys
