@@ -35,6 +35,12 @@
 
 #define FORM_MAX	8192	/* bytes of a login form */
 
+/* The form's parameters (OAuth2PasswordRequestForm): each at most once. */
+static const char	*login_fields[] = {
+	"grant_type", "username", "password", "scope", "client_id",
+	"client_secret"
+};
+
 /* The steps of a login, in order. */
 enum {
 	LOGIN_READ,		/* read the form, ask for the account */
@@ -136,10 +142,27 @@ login_read(struct http_request *req)
 	struct login_state	*st;
 	struct verrs		 errs;
 	char			*form, *grant;
+	size_t			 i;
 
 	st = login_state(req);
 	if (login_form(req, &form) == -1)
 		return (HTTP_STATE_COMPLETE);
+
+	/* RFC 6749 3.1: no parameter is given more than once. */
+	verrs_init(&errs);
+	for (i = 0; i < sizeof(login_fields) / sizeof(login_fields[0]); i++) {
+		if (parse_query_count(form, login_fields[i]) > 1)
+			verrs_add(&errs, "duplicate_parameter", "body",
+			    login_fields[i], "Parameter given more than once");
+	}
+	if (errs.n > 0) {
+		explicit_bzero(form, strlen(form));
+		free(form);
+		reply_validation(req, &errs);
+		verrs_free(&errs);
+		return (HTTP_STATE_COMPLETE);
+	}
+	verrs_free(&errs);
 
 	/* RFC 6749 5.2: another grant type is 400 unsupported_grant_type. */
 	if (parse_query(form, "grant_type", &grant) &&

@@ -13,6 +13,7 @@
 #include "http/parse.h"
 #include "http/reply.h"
 #include "http/reqctx.h"
+#include "model/verr.h"
 
 #if R_GET != HTTP_METHOD_GET || R_POST != HTTP_METHOD_POST || \
     R_PUT != HTTP_METHOD_PUT || R_DELETE != HTTP_METHOD_DELETE || \
@@ -25,6 +26,8 @@ struct dispatch_hooks	dispatch_hooks;
 int			dispatch_draining;
 
 static unsigned int	dispatch_methods_of(const struct route *);
+static int		dispatch_query_once(struct http_request *,
+			    const struct route *);
 
 /* Allow lists name methods in this order. */
 static const struct {
@@ -117,6 +120,9 @@ dispatch(struct http_request *req, const struct route *routes, size_t n)
 	if (hit->auth != AUTH_NONE && access_caller(req, &ctx->caller) == -1)
 		return (KORE_RESULT_OK);
 
+	if (dispatch_query_once(req, hit) == -1)
+		return (KORE_RESULT_OK);
+
 	return (hit->handler(req));
 }
 
@@ -127,6 +133,40 @@ dispatch_methods_of(const struct route *r)
 	if ((r->methods & R_GET) && !(r->flags & ROUTE_NO_HEAD))
 		return (r->methods | R_HEAD);
 	return (r->methods);
+}
+
+/*
+ * A query parameter the route reads may appear once: a repeated one
+ * (limit=5&limit=500) would be read as its first value, whatever the
+ * client meant. Returns 0, or -1 once the 422 naming each repeated one is
+ * sent.
+ */
+static int
+dispatch_query_once(struct http_request *req, const struct route *r)
+{
+	struct verrs	 errs;
+	const char	*p;
+	char		 name[32];
+	size_t		 n;
+
+	if (r->query == NULL || req->query_string == NULL)
+		return (0);
+
+	verrs_init(&errs);
+	for (p = r->query; *p != '\0'; p += n + strspn(p + n, " ")) {
+		n = strcspn(p, " ");
+		(void)snprintf(name, sizeof(name), "%.*s", (int)n, p);
+		if (parse_query_count(req->query_string, name) > 1)
+			verrs_add(&errs, "duplicate_parameter", "query", name,
+			    "Query parameter given more than once");
+	}
+	if (errs.n == 0) {
+		verrs_free(&errs);
+		return (0);
+	}
+	reply_validation(req, &errs);
+	verrs_free(&errs);
+	return (-1);
 }
 
 const char *

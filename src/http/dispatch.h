@@ -61,6 +61,13 @@ struct route {
 	enum route_auth	 auth;
 	enum route_rate	 rate;
 	unsigned int	 flags;
+	/*
+	 * The query parameters the handler reads, separated by spaces, or
+	 * NULL. Each may appear once: the dispatcher answers 422 at
+	 * ["query", name] for every one that is repeated, before the
+	 * handler runs.
+	 */
+	const char	*query;
 };
 
 /* Hooks for features that act on every request; NULL when unused. */

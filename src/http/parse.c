@@ -10,6 +10,7 @@
 #include "http/parse.h"
 
 static char	*parse_decode(const char *, size_t);
+static size_t	parse_query_scan(const char *, const char *, char **);
 static size_t	parse_utf8_seq(const unsigned char *);
 
 /* application/json or application/<x>+json, parameters allowed. */
@@ -34,29 +35,50 @@ parse_is_json(const char *ctype)
 int
 parse_query(const char *qs, const char *key, char **out)
 {
+	*out = NULL;
+	return (parse_query_scan(qs, key, out) > 0);
+}
+
+size_t
+parse_query_count(const char *qs, const char *key)
+{
+	return (parse_query_scan(qs, key, NULL));
+}
+
+/*
+ * How many times key appears in qs, its names percent-decoded. With
+ * first, stop at the first and give its value there (decoded, malloc'd).
+ */
+static size_t
+parse_query_scan(const char *qs, const char *key, char **first)
+{
 	const char	*p, *eq, *end;
-	size_t		 klen;
+	size_t		 klen, n;
 	char		*k;
 
-	*out = NULL;
 	if (qs == NULL)
 		return (0);
 
+	n = 0;
 	klen = strlen(key);
 	for (p = qs; *p != '\0'; p = (*end == '&') ? end + 1 : end) {
 		end = p + strcspn(p, "&");
 		eq = memchr(p, '=', (size_t)(end - p));
 		k = parse_decode(p, (size_t)((eq != NULL ? eq : end) - p));
 		if (strlen(k) == klen && !strcmp(k, key)) {
-			free(k);
-			*out = eq != NULL ?
-			    parse_decode(eq + 1, (size_t)(end - eq - 1)) :
-			    parse_decode("", 0);
-			return (1);
+			n++;
+			if (first != NULL) {
+				*first = eq != NULL ?
+				    parse_decode(eq + 1,
+				    (size_t)(end - eq - 1)) :
+				    parse_decode("", 0);
+				free(k);
+				break;
+			}
 		}
 		free(k);
 	}
-	return (0);
+	return (n);
 }
 
 /* Percent-decode (and '+' to space); bad escapes and %00 stay as they are. */

@@ -20,6 +20,12 @@ int		parse_is_json(const char *ctype);
  */
 int		parse_query(const char *qs, const char *key, char **out);
 
+/*
+ * How many times key appears in qs (may be NULL), names compared once
+ * percent-decoded ("lim%69t" is "limit").
+ */
+size_t		parse_query_count(const char *qs, const char *key);
+
 /* in (malloc'd, freed) as valid UTF-8: bad bytes become U+FFFD. */
 char		*parse_utf8(char *in);
 

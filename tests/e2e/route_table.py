@@ -1,7 +1,8 @@
 # userapi: the route table of src/api/routes.c, read by the tests: rows and matching.
 """
 Each row of `api_routes[]` in src/api/routes.c is
-`{ "path", R_GET | R_POST, handler, AUTH_x, RATE_x, flags },`; this module
+`{ "path", R_GET | R_POST, handler, AUTH_x, RATE_x, flags, "query names" }`
+(or NULL for no query parameters); this module
 reads them in order and matches paths as the dispatcher does (the first
 row whose path matches wins; {name} is one segment, a final * any rest).
 A row with GET has HEAD too, as in the dispatcher, unless its flags say
@@ -20,17 +21,18 @@ METHOD_BITS = {"R_GET": "GET", "R_HEAD": "HEAD", "R_POST": "POST",
 ALLOW_ORDER = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 
 ROW = re.compile(r'^\s*\{\s*"([^"]+)",\s*([A-Z_| ]+?),\s*(\w+),\s*(AUTH_\w+),'
-                 r'\s*(RATE_\w+),\s*([\w| ]+)\s*\},')
+                 r'\s*(RATE_\w+),\s*([\w| ]+?),\s*(NULL|"[a-z_ ]+")\s*\},')
 
 
 class Route:
-    def __init__(self, path, methods, handler, auth, rate, flags):
+    def __init__(self, path, methods, handler, auth, rate, flags, query):
         self.path = path
         self.methods = methods
         self.handler = handler
         self.auth = auth
         self.rate = rate
         self.flags = flags
+        self.query = query		# the query parameters it reads
 
     def __repr__(self):
         return "Route(%r, %r, %s)" % (self.path, self.methods, self.handler)
@@ -50,8 +52,9 @@ def routes():
         if ("GET" in methods and "HEAD" not in methods and
                 "ROUTE_NO_HEAD" not in m.group(6)):
             methods.append("HEAD")
+        query = [] if m.group(7) == "NULL" else m.group(7).strip('"').split()
         out.append(Route(m.group(1), methods, m.group(3), m.group(4),
-                         m.group(5), m.group(6).strip()))
+                         m.group(5), m.group(6).strip(), query))
     assert out, "no rows found in %s" % ROUTES_C
     return out
 

@@ -257,6 +257,25 @@ def test_route_table_and_document_have_the_same_routes():
         % missing
 
 
+def test_route_table_reads_the_documents_query_parameters():
+    """Each row lists the query parameters its operations document: the
+    dispatcher refuses a repeat of exactly those (422)."""
+    table = route_table.routes()
+    checked = 0
+    for template, method, op in operations():
+        _, rows = route_table.match(sample_paths(template)[0], table)
+        row = [r for r in rows if method.upper() in r.methods][0]
+        params = [DOC.resolve(p) for p in
+                  DOC.doc["paths"][template].get("parameters", []) +
+                  op.get("parameters", [])]
+        names = sorted(p["name"] for p in params if p["in"] == "query")
+        assert sorted(row.query) == names, (method, template, row.query)
+        if names:
+            assert "422" in op["responses"], (method, template)
+            checked += 1
+    assert checked >= 5
+
+
 def test_conf_sends_every_path_to_the_dispatcher():
     lines = [line.split("#", 1)[0] for line in CONF.read_text().splitlines()]
     routes = [re.match(r"^\s*route\s+(\S+)\s+(\S+)\s*$", line)

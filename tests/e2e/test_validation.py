@@ -390,3 +390,114 @@ def test_small_body_limit(extra, dsn, auth):
         assert r.json() == TOO_LARGE
     r = post_raw(svc.url, '{"name": "Small", "email": "%s"}' % unique_email())
     assert r.status_code == 201, r.text
+
+
+# --- repeated parameters -------------------------------------------------------
+
+UPGRADE = {"Upgrade": "websocket", "Connection": "Upgrade",
+           "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==",
+           "Sec-WebSocket-Version": "13"}
+REPEATED_MSG = "Query parameter given more than once"
+
+
+def repeated(r):
+    """The names of a 422 of repeated query parameters, in order."""
+    got = errors(r)
+    assert {k for k, _ in got} == {"duplicate_parameter"}, r.text
+    assert all(e["msg"] == REPEATED_MSG for e in r.json()["detail"]), r.text
+    assert all(loc[0] == "query" and len(loc) == 2 for _, loc in got), got
+    return [loc[1] for _, loc in got]
+
+
+@pytest.mark.parametrize("query, names", [
+    ("limit=5&limit=500", ["limit"]),
+    ("limit=5&limit=5", ["limit"]),			# the same value too
+    ("skip=0&skip=10", ["skip"]),
+    ("email=a@example.com&email=b@example.com", ["email"]),
+    ("limit=5&lim%69t=6", ["limit"]),			# names decoded
+    ("limit&limit", ["limit"]),
+    ("limit=1&skip=1&limit=2&skip=2&email=x&email=y",
+     ["skip", "limit", "email"]),			# every one at once
+])
+def test_repeated_query_parameter_on_users(http, base_url, query, names):
+    r = http.get(base_url + "/users?" + query)
+    assert repeated(r) == names
+
+
+@pytest.mark.parametrize("query, names", [
+    ("status=failed&status=sent", ["status"]),
+    ("skip=0&skip=0", ["skip"]),
+    ("limit=1&limit=2&status=queued", ["limit"]),
+])
+def test_repeated_query_parameter_on_jobs(http, base_url, query, names):
+    r = http.get(base_url + "/jobs?" + query)
+    assert repeated(r) == names
+
+
+def test_repeated_query_parameter_before_the_route_checks(http, base_url):
+    """A repeat is refused before the handler reads the values: the other
+    problems of the query are not listed with it."""
+    r = http.get(base_url + "/users?limit=5&limit=500&skip=-1")
+    assert repeated(r) == ["limit"]
+    r = http.get(base_url + "/users?limit=500&skip=-1")
+    assert sorted(errors(r)) == [("greater_than_equal", ("query", "skip")),
+                                 ("less_than_equal", ("query", "limit"))]
+
+
+def test_repeated_access_token_on_ws(base_url, auth):
+    """Two tokens on /ws: 422 naming the parameter, never the token; no
+    upgrade."""
+    token = auth["Authorization"].split(" ", 1)[1]
+    r = requests.get(base_url + "/ws?access_token=%s&access_token=%s" % (
+        token, token), headers=UPGRADE, timeout=30)
+    assert repeated(r) == ["access_token"]
+    assert token not in r.text
+    r = requests.get(base_url + "/ws?access_token=x&access_token=%s" % token,
+                     headers=UPGRADE, timeout=30)
+    assert repeated(r) == ["access_token"]
+    r = requests.get(base_url + "/ws?last_id=1&last_id=2",
+                     headers=dict(UPGRADE, **auth), timeout=30)
+    assert repeated(r) == ["last_id"]
+
+
+def test_repeated_version_of_a_static_file(base_url):
+    r = requests.get(base_url + "/static/demo.js?v=1&v=2", timeout=30)
+    assert repeated(r) == ["v"]
+    r = requests.get(base_url + "/static/demo.js?v=1", timeout=30)
+    assert r.status_code == 200
+
+
+def test_unknown_parameters_are_ignored_repeated_or_not(http, base_url):
+    for path in ("/users?x=1&x=2&limit=1", "/jobs?x=1&x=1", "/healthz?a&a",
+                 "/users/me?limit=1&limit=2", "/docs?v=1&v=2"):
+        r = http.get(base_url + path)
+        assert r.status_code == 200, (path, r.status_code, r.text)
+
+
+def test_one_of_each_is_fine(http, base_url):
+    r = http.get(base_url + "/users?skip=0&limit=1&email=nobody%40example.com")
+    assert r.status_code == 200 and r.json() == []
+    r = http.get(base_url + "/jobs?status=failed&skip=0&limit=1")
+    assert r.status_code == 200
+
+
+def test_repeated_parameter_needs_a_token_first(base_url):
+    """Authentication comes first, as for every other 422 of the route."""
+    r = requests.get(base_url + "/users?limit=1&limit=2", timeout=30)
+    assert r.status_code == 401
+
+
+@pytest.mark.parametrize("form, name", [
+    ("username=a%40example.com&username=b%40example.com&password=pw-123456",
+     "username"),
+    ("username=a%40example.com&password=x&password=y", "password"),
+    ("grant_type=password&grant_type=password&username=a%40example.com"
+     "&password=x", "grant_type"),
+    ("username=a%40example.com&password=x&scope=&scope=", "scope"),
+])
+def test_repeated_login_form_field(base_url, form, name):
+    """RFC 6749 3.1: no parameter of the token request more than once."""
+    r = requests.post(base_url + "/token", data=form, timeout=30, headers={
+        "Content-Type": "application/x-www-form-urlencoded"})
+    assert errors(r) == [("duplicate_parameter", ("body", name))]
+    assert r.json()["detail"][0]["msg"] == "Parameter given more than once"

@@ -1,4 +1,4 @@
-/* userapi: libFuzzer target: query strings (percent-decoding, UTF-8 repair, integer parameters). */
+/* userapi: libFuzzer target: query strings (percent-decoding, UTF-8 repair, repeated names, integer parameters). */
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -27,8 +27,14 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	qs[size] = '\0';
 
 	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
-		if (!parse_query(qs, keys[i], &v))
+		/* Present exactly when counted at least once. */
+		if (!parse_query(qs, keys[i], &v)) {
+			if (parse_query_count(qs, keys[i]) != 0)
+				abort();
 			continue;
+		}
+		if (parse_query_count(qs, keys[i]) == 0)
+			abort();
 		(void)model_utf8_len(v);
 		verrs_init(&errs);
 		if (model_query_int(v, keys[i], 10, 1, 100, &n, &errs) == 0 &&

@@ -225,6 +225,43 @@ test_query(void **state)
 	query_is(NULL, "", NULL);
 }
 
+/* How many times a key appears: names compared percent-decoded. */
+static void
+test_query_count(void **state)
+{
+	size_t		i;
+	static const struct {
+		const char	*qs;
+		const char	*key;
+		size_t		 want;
+	} cases[] = {
+		{ "", "a", 0 },
+		{ "a=1", "a", 1 },
+		{ "a=1&a=2", "a", 2 },
+		{ "a=1&a=1", "a", 2 },		/* the same value too */
+		{ "a&a", "a", 2 },
+		{ "a=&a=", "a", 2 },
+		{ "a=1&b=2&a=3&a=4", "a", 3 },
+		{ "a=1&b=2&a=3&a=4", "b", 1 },
+		{ "a=1&ab=2&ba=3", "a", 1 },
+		{ "limit=5&lim%69t=500", "limit", 2 },
+		{ "limit=5&LIMIT=500", "limit", 1 },
+		{ "a=1&a%00=2", "a", 1 },
+		{ "x=a%26a=1", "a", 0 },	/* inside a value */
+		{ "&&a=1&&a=2&&", "a", 2 },
+		{ "a=1;a=2", "a", 1 },
+	};
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		if (parse_query_count(cases[i].qs, cases[i].key) !=
+		    cases[i].want)
+			fail_msg("'%s' key '%s': want %zu, got %zu",
+			    cases[i].qs, cases[i].key, cases[i].want,
+			    parse_query_count(cases[i].qs, cases[i].key));
+	}
+	assert_int_equal(parse_query_count(NULL, "a"), 0);
+}
+
 /* A long query is read without running past its end (ASan). */
 static void
 test_query_long(void **state)
@@ -601,6 +638,7 @@ main(void)
 		cmocka_unit_test(test_is_json),
 		cmocka_unit_test(test_query),
 		cmocka_unit_test(test_query_long),
+		cmocka_unit_test(test_query_count),
 		cmocka_unit_test(test_route_match),
 		cmocka_unit_test(test_query_utf8),
 		cmocka_unit_test(test_if_match),
