@@ -109,21 +109,29 @@ WHERE NOT EXISTS (SELECT 1 FROM upd);
 -- name: job_claim
 -- Take up to $2 queued jobs that are due for worker $1, with a lease of
 -- $3 seconds; each claim counts as an attempt. Jobs that another worker
--- is claiming right now are skipped, never waited for.
+-- is claiming right now are skipped, never waited for. A job whose user
+-- was deleted (user_id NULL) is never sent: it becomes failed with
+-- last_error 'user deleted', and is answered with that status so the
+-- runner counts it among the jobs it took.
 WITH picked AS (
-	SELECT id FROM jobs
+	SELECT id, user_id IS NULL AS orphan FROM jobs
 	WHERE status = 'queued' AND run_at <= clock_timestamp()
 	ORDER BY run_at
 	LIMIT $2::int4
 	FOR UPDATE SKIP LOCKED
 )
 UPDATE jobs j
-SET status = 'running', attempts = j.attempts + 1, lease_owner = $1,
-    lease_until = clock_timestamp() + make_interval(secs => $3::int4),
+SET status = CASE WHEN p.orphan THEN 'failed' ELSE 'running' END,
+    attempts = j.attempts + CASE WHEN p.orphan THEN 0 ELSE 1 END,
+    lease_owner = CASE WHEN p.orphan THEN NULL ELSE $1 END,
+    lease_until = CASE WHEN p.orphan THEN NULL
+	ELSE clock_timestamp() + make_interval(secs => $3::int4) END,
+    last_error = CASE WHEN p.orphan THEN 'user deleted' ELSE j.last_error END,
     updated_at = clock_timestamp()
-FROM picked
-WHERE j.id = picked.id
-RETURNING j.id, j.mail_to, j.subject, j.body, j.attempts, j.max_attempts;
+FROM picked p
+WHERE j.id = p.id
+RETURNING j.id, j.mail_to, j.subject, j.body, j.attempts, j.max_attempts,
+    j.status;
 
 -- name: job_heartbeat
 -- Renew the leases of the jobs worker $1 holds ($2, a uuid[] literal) for
@@ -134,10 +142,12 @@ WHERE id = ANY ($2::uuid[]) AND status = 'running' AND lease_owner = $1
 RETURNING id;
 
 -- name: job_finish
--- The mail of job $1 went out: sent, when worker $2 still holds it.
+-- The mail of job $1 went out: sent, when worker $2 still holds it. An
+-- error of an earlier attempt is cleared: last_error is about the job as
+-- it stands (the log keeps every failed attempt).
 UPDATE jobs
 SET status = 'sent', lease_owner = NULL, lease_until = NULL,
-    updated_at = clock_timestamp()
+    last_error = NULL, updated_at = clock_timestamp()
 WHERE id = $1::uuid AND status = 'running' AND lease_owner = $2
 RETURNING id;
 

@@ -301,6 +301,12 @@ jobs_claimed(void *arg, struct job_reply *r)
 	jobs_db_state(0, NULL);
 
 	for (i = 0; i < r->n; i++) {
+		if (r->claims[i].deleted) {
+			stat_failed++;
+			log_info("job %s failed: its user was deleted",
+			    r->claims[i].id);
+			continue;
+		}
 		for (j = 0; j < nslots; j++) {
 			if (slots[j].state == SLOT_FREE)
 				break;

@@ -315,7 +315,7 @@ job_store_read(int how, PGresult *res, struct job_reply *reply)
 	case READ_CLAIMS:
 		if (rows == 0)
 			return;
-		if (PQnfields(res) != 6) {
+		if (PQnfields(res) != 7) {
 			reply->status = STORE_ERROR;
 			return;
 		}
@@ -330,6 +330,7 @@ job_store_read(int how, PGresult *res, struct job_reply *reply)
 			c->body = job_strdup(PQgetvalue(res, i, 3));
 			c->attempts = atoi(PQgetvalue(res, i, 4));
 			c->max_attempts = atoi(PQgetvalue(res, i, 5));
+			c->deleted = strcmp(PQgetvalue(res, i, 6), "running") != 0;
 		}
 		return;
 	case READ_IDS:

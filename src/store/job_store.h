@@ -29,6 +29,7 @@ struct job_claim {
 	char	*body;
 	int	 attempts;		/* this one included */
 	int	 max_attempts;
+	int	 deleted;		/* its user is gone: failed, not sent */
 };
 
 struct job_reply {

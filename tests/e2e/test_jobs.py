@@ -184,14 +184,49 @@ def test_temporary_failures_retry_then_send(extra, sink):
     uid, _, auth = api.user()
     sink.tempfail(3)
     job_id = api.notify(uid, auth).json()["job_id"]
+    deadline = time.monotonic() + 30
+    while (j := api.job(job_id))["last_error"] is None:
+        assert time.monotonic() < deadline, j
+        time.sleep(0.02)
+    assert j["status"] in ("queued", "running") and "451" in j["last_error"]
     j, seen = api.wait(job_id, "sent")
     assert j["attempts"] == 4
-    assert "451" in j["last_error"]
+    # Sent: no error left from the failed attempts (the log has them).
+    assert j["last_error"] is None
     attempts = [a for _, a in seen]
     assert attempts == sorted(attempts), seen
     assert sink.answers.get(451) == 3
     assert len(sink.for_job(job_id)) == 1
     assert "attempt 1 of 5 failed" in svc.log()
+
+
+def test_job_of_a_deleted_user_is_failed_not_retried(extra, sink):
+    api = Api(service(extra, sink, JOB_MAX_ATTEMPTS=100))
+    uid, _, auth = api.user()
+    sink.tempfail(1000)
+    job_id = api.notify(uid, auth).json()["job_id"]
+    deadline = time.monotonic() + 30
+    while api.job(job_id)["attempts"] < 2:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    r = requests.delete("%s/users/%s" % (api.url, uid), headers=api.admin,
+                        timeout=30)
+    assert r.status_code == 204, r.text
+    j, _ = api.wait(job_id, "failed")
+    assert j["last_error"] == "user deleted"
+    tried = j["attempts"]
+    answered = sink.answers.get(451)
+    time.sleep(2.5)				# over two retry delays
+    assert api.job(job_id)["attempts"] == tried
+    assert sink.answers.get(451) == answered and sink.received() == []
+    assert "job %s failed: its user was deleted" % job_id in api.svc.log()
+    # Replayed, it fails again at once: still never sent.
+    r = requests.post("%s/jobs/%s/retry" % (api.url, job_id),
+                      headers=api.admin, timeout=30)
+    assert r.status_code == 200, r.text
+    j, _ = api.wait(job_id, "failed")
+    assert j["last_error"] == "user deleted" and j["attempts"] == 0
+    assert sink.received() == []
 
 
 def test_permanent_failure_fails_at_once(extra, sink):
