@@ -24,7 +24,11 @@ static const struct user_field {
 
 #define USER_NFIELDS	(sizeof(user_fields) / sizeof(user_fields[0]))
 
+#define JSON_NUL_MSG \
+	"Value error, a string must not contain NUL (\\u0000)"
+
 static void		*json_xmalloc(size_t);
+static int		 json_has_nul(json_t *);
 static void		 json_xfree(void *);
 static void		 user_input_reset(struct user_input *);
 static unsigned int	 user_input_allowed(int, int);
@@ -61,26 +65,89 @@ json_xfree(void *p)
 /*
  * Any JSON value is accepted at the top (JSON_DECODE_ANY), so that "42"
  * or "null" reach the schema check as in FastAPI; the whole buffer must
- * be one value (no trailing data). Jansson refuses invalid UTF-8, \u0000,
- * integers beyond 64 bits and nesting deeper than 2048: all json_invalid.
- * Duplicate keys are allowed, the last one wins (as in Python's json).
+ * be one value (no trailing data). Jansson refuses invalid UTF-8, raw
+ * control characters, integers beyond 64 bits and nesting deeper than
+ * 2048: all json_invalid, as is \u0000 in a key. \u0000 in a string
+ * value is valid JSON, read here (JSON_ALLOW_NUL) so that the answer can
+ * name the field: no text the service keeps may hold NUL (nor can
+ * PostgreSQL's), so it is value_error at that field, before any field is
+ * checked. Duplicate keys are allowed, the last one wins (as in Python's
+ * json).
  */
 json_t *
 json_body_parse(const char *buf, size_t len, struct verrs *errs)
 {
-	json_t		*v;
+	json_t		*v, *val;
 	json_error_t	 err;
+	const char	*key;
+	size_t		 n, i;
 
 	if (len == 0) {
 		verrs_add(errs, "missing", "body", NULL, "Field required");
 		return (NULL);
 	}
-	if ((v = json_loadb(buf, len, JSON_DECODE_ANY, &err)) == NULL) {
-		verrs_add_pos(errs, "json_invalid", "body", err.position,
-		    "JSON decode error");
+	if ((v = json_loadb(buf, len, JSON_DECODE_ANY | JSON_ALLOW_NUL,
+	    &err)) == NULL) {
+		if (json_error_code(&err) == json_error_null_byte_in_key)
+			verrs_add_pos(errs, "json_invalid", "body",
+			    err.position, "JSON decode error: an object key "
+			    "must not contain NUL (\\u0000)");
+		else
+			verrs_add_pos(errs, "json_invalid", "body",
+			    err.position, "JSON decode error");
+		return (NULL);
+	}
+
+	/* Each field (key or array index) whose value holds a NUL. */
+	n = errs->n + errs->more;
+	if (json_is_object(v)) {
+		json_object_foreach(v, key, val) {
+			if (json_has_nul(val))
+				verrs_add(errs, "value_error", "body", key,
+				    JSON_NUL_MSG);
+		}
+	} else if (json_is_array(v)) {
+		json_array_foreach(v, i, val) {
+			if (json_has_nul(val))
+				verrs_add_pos(errs, "value_error", "body",
+				    (long long)i, JSON_NUL_MSG);
+		}
+	} else if (json_has_nul(v)) {
+		verrs_add(errs, "value_error", "body", NULL, JSON_NUL_MSG);
+	}
+	if (errs->n + errs->more != n) {
+		json_decref(v);
 		return (NULL);
 	}
 	return (v);
+}
+
+/* 1 when v is, or holds at any depth, a string with a NUL in it. */
+static int
+json_has_nul(json_t *v)
+{
+	json_t		*val;
+	const char	*key;
+	size_t		 i;
+
+	switch (json_typeof(v)) {
+	case JSON_STRING:
+		return (strlen(json_string_value(v)) != json_string_length(v));
+	case JSON_OBJECT:
+		json_object_foreach(v, key, val) {
+			if (json_has_nul(val))
+				return (1);
+		}
+		return (0);
+	case JSON_ARRAY:
+		json_array_foreach(v, i, val) {
+			if (json_has_nul(val))
+				return (1);
+		}
+		return (0);
+	default:
+		return (0);
+	}
 }
 
 /*

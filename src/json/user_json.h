@@ -18,7 +18,9 @@ void	json_setup(void);
  * Parse a request body (any JSON value, the whole buffer). Returns the
  * value, or NULL after adding a json_invalid error (loc ["body", <byte
  * offset>], the offset a JSON number) to errs; an empty body is a
- * missing error (loc ["body"]).
+ * missing error (loc ["body"]); a string value with \u0000 in it is a
+ * value_error at the top-level field that holds it (["body", key], or
+ * ["body", index] in an array, or ["body"]).
  */
 json_t	*json_body_parse(const char *buf, size_t len, struct verrs *errs);
 

@@ -140,8 +140,8 @@ BAD_EMAILS = {
 @pytest.mark.parametrize("email", list(BAD_EMAILS.values()), ids=list(BAD_EMAILS))
 def test_bad_email(http, base_url, email):
     r = http.post(base_url + "/users", json={"name": "Mail", "email": email})
-    if "\u0000" in email:		# refused, whatever the reason
-        assert r.status_code == 422, r.text
+    if "\u0000" in email:		# refused before the address is read
+        assert nul_fields(r) == [("email",)]
         return
     assert errors(r) == [("value_error", ("body", "email"))]
     assert r.json()["detail"][0]["msg"].startswith(
@@ -212,10 +212,68 @@ def test_name_length_refused(http, base_url, name, kind):
     assert errors(r) == [(kind, ("body", "name"))]
 
 
-def test_nul_in_name_is_refused(base_url):
-    r = post_raw(base_url, '{"name": "a\\u0000b", "email": "%s"}' % unique_email())
-    assert r.status_code == 422, r.text
-    errors(r)
+NUL_MSG = "Value error, a string must not contain NUL (\\u0000)"
+
+
+def nul_fields(r):
+    """The fields of a 422 that refuses NUL in strings."""
+    got = errors(r)
+    assert {k for k, _ in got} == {"value_error"}, r.text
+    assert {e["msg"] for e in r.json()["detail"]} == {NUL_MSG}, r.text
+    return [loc[1:] for _, loc in got]
+
+
+@pytest.mark.parametrize("body, fields", [
+    ('{"name": "a\\u0000b", "email": "%s"}', [("name",)]),
+    ('{"name": "\\u0000", "email": "%s"}', [("name",)]),
+    ('{"name": "Nul", "email": "%s\\u0000"}', [("email",)]),
+    ('{"name": "Nul", "email": "%s", "password": "long enough\\u0000"}',
+     [("password",)]),
+    ('{"name": "\\u0000", "email": "%s\\u0000", "password": "\\u0000xxxxxxxx"}',
+     [("name",), ("email",), ("password",)]),
+    # Before the other checks: unknown fields, a missing name.
+    ('{"email": "%s", "extra": ["\\u0000"]}', [("extra",)]),
+])
+def test_nul_in_a_string_is_422_at_its_field(base_url, body, fields):
+    """NUL is never part of a name, an e-mail or a password: the 422 names
+    the field that holds it (JSON allows the escape, so it is not
+    json_invalid)."""
+    r = post_raw(base_url, body % unique_email())
+    assert nul_fields(r) == fields
+
+
+def test_nul_in_a_key_is_json_invalid_that_says_so(base_url):
+    r = post_raw(base_url, '{"na\\u0000me": "x", "email": "a@example.com"}')
+    got = errors(r)
+    assert len(got) == 1 and got[0][0] == "json_invalid", got
+    assert isinstance(got[0][1][1], int), got
+    assert r.json()["detail"][0]["msg"] == (
+        "JSON decode error: an object key must not contain NUL (\\u0000)")
+
+
+def test_nul_in_other_bodies(http, base_url, auth):
+    """The password change and the notification read the same parser."""
+    h = dict(auth, **{"Content-Type": "application/json"})
+    r = requests.post(base_url + "/users/me/password", headers=h, timeout=30,
+                      data='{"current_password": "x", "new_password": '
+                           '"password\\u0000-2"}')
+    assert nul_fields(r) == [("new_password",)]
+    me = http.get(base_url + "/users/me").json()
+    r = requests.post(base_url + "/users/%s/notify" % me["id"], headers=h,
+                      timeout=30, data='{"subject": "Hi\\u0000", '
+                                       '"message": "x"}')
+    assert nul_fields(r) == [("subject",)]
+    r = requests.patch(base_url + "/users/" + me["id"], headers=h,
+                       timeout=30, data='{"name": "\\u0000"}')
+    assert nul_fields(r) == [("name",)]
+
+
+def test_other_control_escapes_are_kept(http, base_url):
+    """\\u0001 is not NUL: the name keeps it (the JSON answer escapes it)."""
+    r = post_raw(base_url, '{"name": "a\\u0001b", "email": "%s"}'
+                 % unique_email())
+    assert r.status_code == 201, r.text
+    assert r.json()["name"] == "a\x01b"
 
 
 # --- bytes that are not UTF-8 outside JSON ----------------------------------

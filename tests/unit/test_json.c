@@ -252,6 +252,59 @@ test_parse_empty(void **state)
 	expect_errors(&errs, MISSING_BODY);
 }
 
+/* buf does not parse: errs is want exactly. */
+static void
+expect_refused(const char *buf, const char *want)
+{
+	struct verrs	errs;
+
+	verrs_init(&errs);
+	assert_null(json_body_parse(buf, strlen(buf), &errs));
+	expect_errors(&errs, want);
+}
+
+#define NUL_ERR(loc)							\
+	"{\"type\":\"value_error\",\"loc\":[\"body\"" loc "],"		\
+	"\"msg\":\"Value error, a string must not contain NUL " \
+	"(\\\\u0000)\"}"
+
+/*
+ * \u0000 in a string value: value_error at the top-level field that
+ * holds it, each such field once; in a key: json_invalid that says so.
+ */
+static void
+test_parse_nul(void **state)
+{
+	struct verrs	errs;
+	json_t		*v;
+
+	expect_refused("{\"name\":\"a\\u0000b\"}",
+	    "{\"detail\":[" NUL_ERR(",\"name\"") "]}");
+	expect_refused("{\"name\":\"\\u0000\",\"age\":1,"
+	    "\"email\":\"a\\u0000@example.com\",\"x\":\"y\"}",
+	    "{\"detail\":[" NUL_ERR(",\"name\"") "," NUL_ERR(",\"email\"")
+	    "]}");
+	/* Deeper: reported at the top-level field. */
+	expect_refused("{\"a\":{\"b\":[1,\"\\u0000\"]},"
+	    "\"c\":[\"\\u0000\",\"\\u0000\"]}",
+	    "{\"detail\":[" NUL_ERR(",\"a\"") "," NUL_ERR(",\"c\"") "]}");
+	expect_refused("[\"x\",\"\\u0000\"]",
+	    "{\"detail\":[" NUL_ERR(",1") "]}");
+	expect_refused("\"\\u0000\"", "{\"detail\":[" NUL_ERR("") "]}");
+	/* In a key. */
+	expect_refused("{\"\\u0000\":1}", "{\"detail\":[{\"type\":"
+	    "\"json_invalid\",\"loc\":[\"body\",9],\"msg\":\"JSON decode "
+	    "error: an object key must not contain NUL (\\\\u0000)\"}]}");
+	/* Other escapes of control characters are fine. */
+	verrs_init(&errs);
+	v = json_body_parse("{\"name\":\"a\\u0001b\\u001f\"}",
+	    strlen("{\"name\":\"a\\u0001b\\u001f\"}"), &errs);
+	assert_non_null(v);
+	assert_int_equal(errs.n, 0);
+	assert_int_equal(json_string_length(json_object_get(v, "name")), 4);
+	json_decref(v);
+}
+
 static void
 test_parse_invalid(void **state)
 {
@@ -274,9 +327,7 @@ test_parse_invalid(void **state)
 	expect_invalid("{\"name\":\"\xc0\xaf\"}", 13, 9);
 	expect_invalid("{\"n\xe9me\":\"x\"}", 13, 3);
 	expect_invalid("\xef\xbb\xbf{}", 5, 3);
-	/* NUL, escaped (value or key) or raw. */
-	expect_invalid("{\"name\":\"a\\u0000b\"}", 19, 18);
-	expect_invalid("{\"\\u0000\":1}", 12, 9);
+	/* NUL raw (a control character); escaped NUL: test_parse_nul. */
 	expect_invalid("{\"name\":\"a\0b\"}", 14, 10);
 	expect_invalid("{}\0", 3, 3);
 	/* A lone surrogate. */
@@ -1024,6 +1075,7 @@ main(void)
 		cmocka_unit_test(test_parse_ok),
 		cmocka_unit_test(test_parse_empty),
 		cmocka_unit_test(test_parse_invalid),
+		cmocka_unit_test(test_parse_nul),
 		cmocka_unit_test(test_create_ok),
 		cmocka_unit_test(test_replace_ok),
 		cmocka_unit_test(test_patch_ok),
