@@ -4,8 +4,9 @@
 -- (the token's sub) with $2 (its token version) and answer rows whose
 -- first column is the outcome, as sql/users.sql does: ok; unauthorized
 -- (401); forbidden (403); missing (404); conflict (409). Their job columns
--- are always: id, kind, status, attempts, last_error, created_at,
--- updated_at (timestamps RFC 3339 UTC with microseconds).
+-- are always: outcome, id, kind, status, attempts, last_error,
+-- created_us, updated_us (timestamps as int8 microseconds since the Unix
+-- epoch, formatted in C), read by name (src/store/job_store.c).
 --
 -- Runner statements (claim, heartbeat, finish, fail, reclaim, prune) take
 -- the worker's lease owner name; a worker only ever changes the jobs it
@@ -34,9 +35,10 @@ WITH caller AS (
 	RETURNING id
 )
 SELECT CASE WHEN NOT EXISTS (SELECT 1 FROM caller) THEN 'unauthorized'
-    WHEN i.id IS NULL THEN 'missing' ELSE 'ok' END,
+    WHEN i.id IS NULL THEN 'missing' ELSE 'ok' END AS outcome,
     i.id,
     CASE WHEN i.id IS NOT NULL THEN pg_notify('userapi_jobs', '') END
+	AS notified
 FROM (SELECT 1) AS one
 LEFT JOIN ins i ON true;
 
@@ -48,10 +50,10 @@ WITH caller AS (
 	WHERE id = $1::uuid AND is_active AND token_version = $2::int8
 )
 SELECT CASE WHEN NOT EXISTS (SELECT 1 FROM caller) THEN 'unauthorized'
-    WHEN j.id IS NULL THEN 'missing' ELSE 'ok' END,
+    WHEN j.id IS NULL THEN 'missing' ELSE 'ok' END AS outcome,
     j.id, j.kind, j.status, j.attempts, j.last_error,
-    to_char(j.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
-    to_char(j.updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')
+    (extract(epoch FROM j.created_at) * 1000000)::int8 AS created_us,
+    (extract(epoch FROM j.updated_at) * 1000000)::int8 AS updated_us
 FROM (SELECT 1) AS one
 LEFT JOIN jobs j ON j.id = $3::uuid
     AND EXISTS (SELECT 1 FROM caller c WHERE c.is_admin OR c.id = j.user_id);
@@ -63,9 +65,9 @@ WITH caller AS (
 	SELECT id, is_admin FROM users
 	WHERE id = $1::uuid AND is_active AND token_version = $2::int8
 )
-(SELECT 'ok', id, kind, status, attempts, last_error,
-    to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
-    to_char(updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')
+(SELECT 'ok' AS outcome, id, kind, status, attempts, last_error,
+    (extract(epoch FROM created_at) * 1000000)::int8 AS created_us,
+    (extract(epoch FROM updated_at) * 1000000)::int8 AS updated_us
 FROM jobs
 WHERE EXISTS (SELECT 1 FROM caller WHERE is_admin)
     AND ($3::text IS NULL OR status = $3::text)
@@ -93,10 +95,10 @@ WITH caller AS (
 	    AND EXISTS (SELECT 1 FROM caller WHERE is_admin)
 	RETURNING *
 )
-SELECT 'ok', id, kind, status, attempts, last_error,
-    to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
-    to_char(updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
-    pg_notify('userapi_jobs', '')
+SELECT 'ok' AS outcome, id, kind, status, attempts, last_error,
+    (extract(epoch FROM created_at) * 1000000)::int8 AS created_us,
+    (extract(epoch FROM updated_at) * 1000000)::int8 AS updated_us,
+    pg_notify('userapi_jobs', '') AS notified
 FROM upd
 UNION ALL
 SELECT CASE WHEN NOT EXISTS (SELECT 1 FROM caller) THEN 'unauthorized'
@@ -163,7 +165,7 @@ SET status = CASE WHEN $4::bool OR attempts >= max_attempts
     lease_owner = NULL, lease_until = NULL, last_error = $3,
     updated_at = clock_timestamp()
 WHERE id = $1::uuid AND status = 'running' AND lease_owner = $2
-RETURNING status, $5::float8;
+RETURNING status, $5::float8 AS delay;
 
 -- name: job_reclaim
 -- Jobs whose lease lapsed (their worker died or lost the database):
@@ -182,9 +184,9 @@ WITH lapsed AS (
 	    AND status = 'running' AND lease_until < clock_timestamp()
 	RETURNING status
 )
-SELECT count(*),
+SELECT count(*) AS n,
     CASE WHEN count(*) FILTER (WHERE status = 'queued') > 0
-	THEN pg_notify('userapi_jobs', '') END
+	THEN pg_notify('userapi_jobs', '') END AS notified
 FROM lapsed;
 
 -- name: job_prune
@@ -199,11 +201,12 @@ WITH old AS (
 		FOR UPDATE SKIP LOCKED)
 	RETURNING 1
 )
-SELECT count(*) FROM old;
+SELECT count(*) AS n FROM old;
 
 -- name: job_count
 -- /metrics: jobs by status, in this order.
-SELECT s.status, (SELECT count(*) FROM jobs j WHERE j.status = s.status)
+SELECT s.status,
+    (SELECT count(*) FROM jobs j WHERE j.status = s.status) AS n
 FROM unnest(ARRAY['queued', 'running', 'sent', 'failed']) WITH ORDINALITY
     AS s(status, n)
 ORDER BY s.n;

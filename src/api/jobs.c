@@ -21,7 +21,6 @@
 
 #include "api/api.h"
 #include "config.h"
-#include "db/db.h"
 #include "http/reply.h"
 #include "http/reqctx.h"
 #include "http/request.h"
@@ -46,10 +45,9 @@ struct jobs_state {
 	int			 op;		/* JOBS_* */
 	char			 id[UUID_STR_LEN + 1];
 	enum store_status	 status;
-	int			 conflict;
-	char			 job_id[40];
+	char			 job_id[UUID_STR_LEN + 1];
 	json_t			*out;
-	struct db_query		*q;		/* in flight */
+	struct store_query	*q;		/* in flight */
 	int			 answered;
 };
 
@@ -58,15 +56,18 @@ static void	jobs_cleanup(void *);
 static int	jobs_path_id(struct http_request *, const char *, char *,
 		    struct verrs *);
 static int	jobs_wait(struct http_request *, struct jobs_state *,
-		    struct db_query *);
-static void	jobs_stored(void *, struct job_reply *);
+		    struct store_query *);
+static struct jobs_state *jobs_woken(void *, enum store_status);
+static void	jobs_got_id(void *, const struct store_job_id *);
+static void	jobs_got_job(void *, const struct store_job *);
+static void	jobs_got_jobs(void *, const struct store_jobs *);
 static int	jobs_notify_read(struct http_request *);
 static int	jobs_list_read(struct http_request *);
 static int	jobs_get_read(struct http_request *);
 static int	jobs_retry_read(struct http_request *);
 static int	jobs_by_id(struct http_request *, int,
-		    struct db_query *(*)(const struct caller *, const char *,
-		    job_store_cb, void *));
+		    struct store_query *(*)(const struct caller *, const char *,
+		    store_job_cb, void *));
 static int	jobs_answer(struct http_request *);
 
 static struct http_state	notify_steps[] = {
@@ -136,7 +137,7 @@ jobs_cleanup(void *arg)
 	json_decref(st->out);
 	st->out = NULL;
 	if (st->q != NULL) {
-		db_cancel(st->q);
+		store_cancel(st->q);
 		st->q = NULL;
 	}
 }
@@ -146,7 +147,7 @@ jobs_notify_read(struct http_request *req)
 {
 	struct jobs_state	*st;
 	struct verrs		 errs;
-	struct db_query		*q;
+	struct store_query	*q;
 	json_t			*body;
 	char			*buf, *subject, *message;
 	size_t			 len;
@@ -178,7 +179,7 @@ jobs_notify_read(struct http_request *req)
 	verrs_free(&errs);
 
 	q = job_store_notify(&reqctx_get(req)->caller, st->id, subject,
-	    message, cfg.job_max_attempts, jobs_stored, req);
+	    message, cfg.job_max_attempts, jobs_got_id, req);
 	free(subject);
 	free(message);
 	return (jobs_wait(req, st, q));
@@ -189,7 +190,7 @@ jobs_list_read(struct http_request *req)
 {
 	struct jobs_state	*st;
 	struct verrs		 errs;
-	struct db_query		*q;
+	struct store_query	*q;
 	long long		 skip, limit;
 	char			*v, *status;
 
@@ -215,7 +216,7 @@ jobs_list_read(struct http_request *req)
 
 	st->out = json_array();
 	q = job_store_list(&reqctx_get(req)->caller, status, skip, limit,
-	    jobs_stored, req);
+	    jobs_got_jobs, req);
 	free(status);
 	return (jobs_wait(req, st, q));
 }
@@ -235,8 +236,8 @@ jobs_retry_read(struct http_request *req)
 /* A route on /jobs/{job_id}: read the id (422 when bad), run op's query. */
 static int
 jobs_by_id(struct http_request *req, int op,
-    struct db_query *(*query)(const struct caller *, const char *,
-    job_store_cb, void *))
+    struct store_query *(*query)(const struct caller *, const char *,
+    store_job_cb, void *))
 {
 	struct jobs_state	*st;
 	struct verrs		 errs;
@@ -250,7 +251,7 @@ jobs_by_id(struct http_request *req, int op,
 	}
 	verrs_free(&errs);
 	return (jobs_wait(req, st, query(&reqctx_get(req)->caller, st->id,
-	    jobs_stored, req)));
+	    jobs_got_job, req)));
 }
 
 /* The route's {id} into out; or -1 with uuid_parsing at ["path", name]. */
@@ -272,7 +273,7 @@ jobs_path_id(struct http_request *req, const char *name, char *out,
 /* Sleep until query q answers; then the answer step. */
 static int
 jobs_wait(struct http_request *req, struct jobs_state *st,
-    struct db_query *q)
+    struct store_query *q)
 {
 	st->q = q;
 	req->fsm_state = JOBS_ANSWER;
@@ -280,39 +281,50 @@ jobs_wait(struct http_request *req, struct jobs_state *st,
 	return (HTTP_STATE_RETRY);
 }
 
-/* Store callback: keep the answer, wake the request. */
-static void
-jobs_stored(void *arg, struct job_reply *r)
+/* A store callback's common part: wake the request, keep the status. */
+static struct jobs_state *
+jobs_woken(void *arg, enum store_status status)
 {
 	struct http_request	*req = arg;
 	struct jobs_state	*st;
-	size_t			 i;
 
 	st = reqctx_state(req, sizeof(*st), jobs_cleanup);
 	st->q = NULL;
 	st->answered = 1;
+	st->status = status;
 	http_request_wakeup(req);
-	st->status = r->status;
-	st->conflict = r->conflict;
-	if (r->status != STORE_OK)
-		return;
+	return (st);
+}
 
-	switch (st->op) {
-	case JOBS_NOTIFY:
-		(void)snprintf(st->job_id, sizeof(st->job_id), "%s", r->id);
-		break;
-	case JOBS_LIST:
-		for (i = 0; i < r->n; i++)
-			(void)json_array_append_new(st->out,
-			    job_to_json(&r->jobs[i]));
-		break;
-	default:
-		if (r->n > 0)
-			st->out = job_to_json(&r->jobs[0]);
-		else
-			st->status = STORE_NOT_FOUND;
-		break;
-	}
+static void
+jobs_got_id(void *arg, const struct store_job_id *a)
+{
+	struct jobs_state	*st;
+
+	st = jobs_woken(arg, a->status);
+	if (a->status == STORE_OK)
+		(void)snprintf(st->job_id, sizeof(st->job_id), "%s", a->id);
+}
+
+static void
+jobs_got_job(void *arg, const struct store_job *a)
+{
+	struct jobs_state	*st;
+
+	st = jobs_woken(arg, a->status);
+	if (a->status == STORE_OK)
+		st->out = job_to_json(&a->job);
+}
+
+static void
+jobs_got_jobs(void *arg, const struct store_jobs *a)
+{
+	struct jobs_state	*st;
+	size_t			 i;
+
+	st = jobs_woken(arg, a->status);
+	for (i = 0; a->status == STORE_OK && i < a->n; i++)
+		(void)json_array_append_new(st->out, job_to_json(&a->jobs[i]));
 }
 
 static int
@@ -327,7 +339,7 @@ jobs_answer(struct http_request *req)
 		http_request_sleep(req);
 		return (HTTP_STATE_RETRY);
 	}
-	if (st->conflict) {
+	if (st->status == STORE_CONFLICT) {
 		reply_error(req, 409, "Only a failed job can be retried");
 		return (HTTP_STATE_COMPLETE);
 	}

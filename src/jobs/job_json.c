@@ -6,6 +6,7 @@
 #include <jansson.h>
 
 #include "jobs/job_json.h"
+#include "json/user_json.h"
 #include "model/user.h"
 #include "model/verr.h"
 #include "store/job_store.h"
@@ -90,6 +91,7 @@ json_t *
 job_to_json(const struct job *j)
 {
 	json_t	*o;
+	char	 ts[JSON_TIMESTAMP_LEN];
 
 	o = json_object();
 	json_object_set_new(o, "id", json_string(j->id));
@@ -98,8 +100,10 @@ job_to_json(const struct job *j)
 	json_object_set_new(o, "attempts", json_integer(j->attempts));
 	json_object_set_new(o, "last_error", j->last_error == NULL ?
 	    json_null() : json_string(j->last_error));
-	json_object_set_new(o, "created_at", json_string(j->created_at));
-	json_object_set_new(o, "updated_at", json_string(j->updated_at));
+	json_object_set_new(o, "created_at", json_string(json_timestamp(
+	    j->created_us, ts, sizeof(ts))));
+	json_object_set_new(o, "updated_at", json_string(json_timestamp(
+	    j->updated_us, ts, sizeof(ts))));
 	return (o);
 }
 

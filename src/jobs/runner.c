@@ -75,20 +75,22 @@ struct job_slot {
 
 static void	jobs_tick(void *, u_int64_t);
 static void	jobs_claim(void);
-static void	jobs_claimed(void *, struct job_reply *);
+static void	jobs_claimed(void *, const struct store_claims *);
 static void	jobs_send(struct job_slot *, const struct job_claim *);
 static void	jobs_send_run(void *);
 static void	jobs_sent(void *, void *);
 static void	jobs_report(struct job_slot *);
-static void	jobs_reported(void *, struct job_reply *);
+static void	jobs_finished(void *, const struct store_ids *);
+static void	jobs_failed(void *, const struct store_fail *);
+static void	jobs_reported(struct job_slot *, enum store_status);
 static void	jobs_slot_free(struct job_slot *);
 static int	jobs_free_slots(void);
 static void	jobs_heartbeat(u_int64_t);
-static void	jobs_beaten(void *, struct job_reply *);
-static void	jobs_reclaimed(void *, struct job_reply *);
-static void	jobs_pruned(void *, struct job_reply *);
+static void	jobs_beaten(void *, const struct store_ids *);
+static void	jobs_reclaimed(void *, const struct store_count *);
+static void	jobs_pruned(void *, const struct store_count *);
 static void	jobs_retry_due(void *, u_int64_t);
-static void	jobs_counted(void *, struct job_reply *);
+static void	jobs_counted(void *, const struct store_job_counts *);
 static double	jobs_backoff(int);
 static void	jobs_db_state(int, const char *);
 
@@ -201,7 +203,7 @@ jobs_metrics(struct metrics_extra *x)
 }
 
 static void
-jobs_counted(void *arg, struct job_reply *r)
+jobs_counted(void *arg, const struct store_job_counts *r)
 {
 	counting = 0;
 	if (r->status != STORE_OK)
@@ -288,7 +290,7 @@ jobs_claim(void)
 }
 
 static void
-jobs_claimed(void *arg, struct job_reply *r)
+jobs_claimed(void *arg, const struct store_claims *r)
 {
 	size_t	i;
 	int	j;
@@ -382,45 +384,64 @@ jobs_report(struct job_slot *s)
 {
 	s->reporting = 1;
 	if (s->result.outcome == MAIL_SENT) {
-		(void)job_store_finish(owner, s->id, jobs_reported, s);
+		(void)job_store_finish(owner, s->id, jobs_finished, s);
 	} else {
 		(void)job_store_fail(owner, s->id, s->result.error,
 		    s->result.outcome == MAIL_PERMANENT,
-		    jobs_backoff(s->attempts), jobs_reported, s);
+		    jobs_backoff(s->attempts), jobs_failed, s);
 	}
 }
 
 static void
-jobs_reported(void *arg, struct job_reply *r)
+jobs_finished(void *arg, const struct store_ids *r)
 {
 	struct job_slot	*s = arg;
 
-	s->reporting = 0;
-	if (r->status != STORE_OK) {
-		/* Still leased to us: the next tick tries again. */
-		jobs_db_state(1, "could not record the outcome of a job");
-		return;
-	}
-	jobs_db_state(0, NULL);
-
-	if (s->result.outcome == MAIL_SENT) {
+	if (r->status == STORE_OK) {
 		stat_sent++;
 		if (r->n == 0)
 			log_warn("job %s was sent after its lease was taken "
 			    "over: it may be sent twice", s->id);
-	} else if (!strcmp(r->text, "queued")) {
+	}
+	jobs_reported(s, r->status);
+}
+
+static void
+jobs_failed(void *arg, const struct store_fail *r)
+{
+	struct job_slot	*s = arg;
+
+	if (r->status != STORE_OK) {
+		jobs_reported(s, r->status);
+		return;
+	}
+	if (!strcmp(r->job_status, "queued")) {
 		log_info("job %s: attempt %d of %d failed (%s), retry in "
 		    "%.1f s", s->id, s->attempts, s->max_attempts,
 		    s->result.error, r->delay);
 		(void)kore_timer_add(jobs_retry_due,
 		    (u_int64_t)(r->delay * 1000) + 10, NULL,
 		    KORE_TIMER_ONESHOT);
-	} else if (!strcmp(r->text, "failed")) {
+	} else if (!strcmp(r->job_status, "failed")) {
 		stat_failed++;
 		log_warn("job %s failed after %d attempt%s: %s", s->id,
 		    s->attempts, s->attempts == 1 ? "" : "s",
 		    s->result.error);
 	}
+	jobs_reported(s, r->status);
+}
+
+/* The outcome of slot s was recorded (or not: the next tick tries again). */
+static void
+jobs_reported(struct job_slot *s, enum store_status status)
+{
+	s->reporting = 0;
+	if (status != STORE_OK) {
+		/* Still leased to us. */
+		jobs_db_state(1, "could not record the outcome of a job");
+		return;
+	}
+	jobs_db_state(0, NULL);
 	jobs_slot_free(s);
 
 	if (backlog)
@@ -486,7 +507,7 @@ jobs_heartbeat(u_int64_t now)
 }
 
 static void
-jobs_beaten(void *arg, struct job_reply *r)
+jobs_beaten(void *arg, const struct store_ids *r)
 {
 	size_t	k;
 	int	i;
@@ -515,22 +536,22 @@ jobs_beaten(void *arg, struct job_reply *r)
 }
 
 static void
-jobs_reclaimed(void *arg, struct job_reply *r)
+jobs_reclaimed(void *arg, const struct store_count *r)
 {
 	reclaiming = 0;
 	if (r->status == STORE_OK && r->n > 0) {
-		log_info("reclaimed %zu job%s whose lease lapsed", r->n,
+		log_info("reclaimed %lld job%s whose lease lapsed", r->n,
 		    r->n == 1 ? "" : "s");
 		jobs_claim();
 	}
 }
 
 static void
-jobs_pruned(void *arg, struct job_reply *r)
+jobs_pruned(void *arg, const struct store_count *r)
 {
 	pruning = 0;
 	if (r->status == STORE_OK && r->n > 0)
-		log_info("pruned %zu sent job%s older than %d hours", r->n,
+		log_info("pruned %lld sent job%s older than %d hours", r->n,
 		    r->n == 1 ? "" : "s", cfg.job_retention_hours);
 }
 

@@ -1,4 +1,11 @@
-/* userapi: the queries on background jobs: parameters in, structs out; no HTTP. */
+/* userapi: the queries on background jobs: parameters in, typed results out; no HTTP. */
+
+/*
+ * The statements of sql/jobs.sql on the machinery of store.c
+ * (store_int.h): a query is a struct store_query whose statement names
+ * the columns it reads, and whose answer function fills one typed shape
+ * and calls the typed callback.
+ */
 
 #include <sys/types.h>
 
@@ -9,61 +16,82 @@
 #include <kore/kore.h>
 
 #include "assets.h"
+#include "auth/access.h"
 #include "db/db.h"
-#include "log.h"
 #include "store/job_store.h"
+#include "store/store_int.h"
 
-/* How to read a result, per statement. */
-#define READ_NOTIFY	0	/* outcome, job id */
-#define READ_JOBS	1	/* outcome, job columns (sql/jobs.sql) */
-#define READ_CLAIMS	2	/* claimed jobs */
-#define READ_IDS	3	/* ids */
-#define READ_FAIL	4	/* new status, delay */
-#define READ_COUNT	5	/* one count */
-#define READ_COUNTS	6	/* (status, count) rows */
+/* Columns of a job (request statements), of a claimed job, and the rest. */
+enum { J_OUTCOME, J_ID, J_KIND, J_STATUS, J_ATTEMPTS, J_LAST_ERROR,
+	J_CREATED, J_UPDATED, J_NCOLS };
+enum { C_ID, C_TO, C_SUBJECT, C_BODY, C_ATTEMPTS, C_MAX_ATTEMPTS,
+	C_STATUS, C_NCOLS };
 
-struct job_call {
-	job_store_cb	 cb;
-	void		*arg;
-	int		 how;
+static const char *const job_columns[J_NCOLS + 1] = { "outcome", "id",
+	"kind", "status", "attempts", "last_error", "created_us", "updated_us",
+	NULL };
+static const char *const claim_columns[C_NCOLS + 1] = { "id", "mail_to",
+	"subject", "body", "attempts", "max_attempts", "status", NULL };
+static const char *const job_id_columns[] = { "outcome", "id", NULL };
+static const char *const id_columns[] = { "id", NULL };
+static const char *const fail_columns[] = { "status", "delay", NULL };
+static const char *const count_columns[] = { "n", NULL };
+static const char *const counts_columns[] = { "status", "n", NULL };
+
+static void	job_answer_job(struct store_query *, PGresult *,
+		    enum store_status);
+static void	job_answer_jobs(struct store_query *, PGresult *,
+		    enum store_status);
+static void	job_answer_job_id(struct store_query *, PGresult *,
+		    enum store_status);
+static void	job_answer_claims(struct store_query *, PGresult *,
+		    enum store_status);
+static void	job_answer_ids(struct store_query *, PGresult *,
+		    enum store_status);
+static void	job_answer_fail(struct store_query *, PGresult *,
+		    enum store_status);
+static void	job_answer_count(struct store_query *, PGresult *,
+		    enum store_status);
+static void	job_answer_counts(struct store_query *, PGresult *,
+		    enum store_status);
+static enum store_status job_rows(struct store_query *, PGresult *,
+		    enum store_status, int *);
+static void	job_read(const int *, PGresult *, int, struct job *);
+
+enum {
+	S_NOTIFY, S_GET, S_LIST, S_RETRY, S_CLAIM, S_HEARTBEAT, S_FINISH,
+	S_FAIL, S_RECLAIM, S_PRUNE, S_COUNT_JOBS, S_COUNT
 };
 
-static struct db_query	*job_store_run(int, int, const char * const *, int,
-			    job_store_cb, void *);
-static void		 job_store_done(void *, struct db_result *);
-static void		 job_store_read(int, PGresult *, struct job_reply *);
-static int		 job_store_outcome(const char *, struct job_reply *);
-static char		*job_strdup(const char *);
-
-static int	st_notify, st_get, st_list, st_retry;
-static int	st_claim, st_heartbeat, st_finish, st_fail, st_reclaim;
-static int	st_prune, st_count;
+static struct store_stmt stmts[S_COUNT] = {
+	[S_NOTIFY] = { "job_notify", job_id_columns, job_answer_job_id },
+	[S_GET] = { "job_get", job_columns, job_answer_job },
+	[S_LIST] = { "job_list", job_columns, job_answer_jobs },
+	[S_RETRY] = { "job_retry", job_columns, job_answer_job },
+	[S_CLAIM] = { "job_claim", claim_columns, job_answer_claims },
+	[S_HEARTBEAT] = { "job_heartbeat", id_columns, job_answer_ids },
+	[S_FINISH] = { "job_finish", id_columns, job_answer_ids },
+	[S_FAIL] = { "job_fail", fail_columns, job_answer_fail },
+	[S_RECLAIM] = { "job_reclaim", count_columns, job_answer_count },
+	[S_PRUNE] = { "job_prune", count_columns, job_answer_count },
+	[S_COUNT_JOBS] = { "job_count", counts_columns, job_answer_counts },
+};
 
 void
 job_store_load(void)
 {
 	db_statements_add((const char *)asset_jobs_sql);
-
-	st_notify = db_stmt("job_notify");
-	st_get = db_stmt("job_get");
-	st_list = db_stmt("job_list");
-	st_retry = db_stmt("job_retry");
-	st_claim = db_stmt("job_claim");
-	st_heartbeat = db_stmt("job_heartbeat");
-	st_finish = db_stmt("job_finish");
-	st_fail = db_stmt("job_fail");
-	st_reclaim = db_stmt("job_reclaim");
-	st_prune = db_stmt("job_prune");
-	st_count = db_stmt("job_count");
+	store_stmts_load(stmts, S_COUNT);
 }
 
-struct db_query *
+struct store_query *
 job_store_notify(const struct caller *c, const char *user_id,
     const char *subject, const char *message, int max_attempts,
-    job_store_cb cb, void *arg)
+    store_job_id_cb cb, void *arg)
 {
-	const char	*p[6];
-	char		 max[16];
+	struct store_query	*sq;
+	const char		*p[6];
+	char			 max[16];
 
 	(void)snprintf(max, sizeof(max), "%d", max_attempts);
 	p[0] = c->id;
@@ -72,27 +100,33 @@ job_store_notify(const struct caller *c, const char *user_id,
 	p[3] = subject;
 	p[4] = message;
 	p[5] = max;
-	return (job_store_run(st_notify, 6, p, READ_NOTIFY, cb, arg));
+	sq = store_new(&stmts[S_NOTIFY], arg);
+	sq->cb.job_id = cb;
+	return (store_start(sq, 6, p));
 }
 
-struct db_query *
-job_store_get(const struct caller *c, const char *id, job_store_cb cb,
+struct store_query *
+job_store_get(const struct caller *c, const char *id, store_job_cb cb,
     void *arg)
 {
-	const char	*p[3];
+	struct store_query	*sq;
+	const char		*p[3];
 
 	p[0] = c->id;
 	p[1] = c->tv;
 	p[2] = id;
-	return (job_store_run(st_get, 3, p, READ_JOBS, cb, arg));
+	sq = store_new(&stmts[S_GET], arg);
+	sq->cb.job = cb;
+	return (store_start(sq, 3, p));
 }
 
-struct db_query *
+struct store_query *
 job_store_list(const struct caller *c, const char *status, long long skip,
-    long long limit, job_store_cb cb, void *arg)
+    long long limit, store_jobs_cb cb, void *arg)
 {
-	const char	*p[5];
-	char		 s[24], l[24];
+	struct store_query	*sq;
+	const char		*p[5];
+	char			 s[24], l[24];
 
 	(void)snprintf(s, sizeof(s), "%lld", skip);
 	(void)snprintf(l, sizeof(l), "%lld", limit);
@@ -101,67 +135,82 @@ job_store_list(const struct caller *c, const char *status, long long skip,
 	p[2] = status;
 	p[3] = s;
 	p[4] = l;
-	return (job_store_run(st_list, 5, p, READ_JOBS, cb, arg));
+	sq = store_new(&stmts[S_LIST], arg);
+	sq->cb.jobs = cb;
+	return (store_start(sq, 5, p));
 }
 
-struct db_query *
-job_store_retry(const struct caller *c, const char *id, job_store_cb cb,
+struct store_query *
+job_store_retry(const struct caller *c, const char *id, store_job_cb cb,
     void *arg)
 {
-	const char	*p[3];
+	struct store_query	*sq;
+	const char		*p[3];
 
 	p[0] = c->id;
 	p[1] = c->tv;
 	p[2] = id;
-	return (job_store_run(st_retry, 3, p, READ_JOBS, cb, arg));
+	sq = store_new(&stmts[S_RETRY], arg);
+	sq->cb.job = cb;
+	return (store_start(sq, 3, p));
 }
 
-struct db_query *
-job_store_claim(const char *owner, int n, int lease_s, job_store_cb cb,
+struct store_query *
+job_store_claim(const char *owner, int n, int lease_s, store_claims_cb cb,
     void *arg)
 {
-	const char	*p[3];
-	char		 num[16], lease[16];
+	struct store_query	*sq;
+	const char		*p[3];
+	char			 num[16], lease[16];
 
 	(void)snprintf(num, sizeof(num), "%d", n);
 	(void)snprintf(lease, sizeof(lease), "%d", lease_s);
 	p[0] = owner;
 	p[1] = num;
 	p[2] = lease;
-	return (job_store_run(st_claim, 3, p, READ_CLAIMS, cb, arg));
+	sq = store_new(&stmts[S_CLAIM], arg);
+	sq->cb.claims = cb;
+	return (store_start(sq, 3, p));
 }
 
-struct db_query *
+struct store_query *
 job_store_heartbeat(const char *owner, const char *ids, int lease_s,
-    job_store_cb cb, void *arg)
+    store_ids_cb cb, void *arg)
 {
-	const char	*p[3];
-	char		 lease[16];
+	struct store_query	*sq;
+	const char		*p[3];
+	char			 lease[16];
 
 	(void)snprintf(lease, sizeof(lease), "%d", lease_s);
 	p[0] = owner;
 	p[1] = ids;
 	p[2] = lease;
-	return (job_store_run(st_heartbeat, 3, p, READ_IDS, cb, arg));
+	sq = store_new(&stmts[S_HEARTBEAT], arg);
+	sq->cb.ids = cb;
+	return (store_start(sq, 3, p));
 }
 
-struct db_query *
-job_store_finish(const char *owner, const char *id, job_store_cb cb,
+struct store_query *
+job_store_finish(const char *owner, const char *id, store_ids_cb cb,
     void *arg)
 {
-	const char	*p[2];
+	struct store_query	*sq;
+	const char		*p[2];
 
 	p[0] = id;
 	p[1] = owner;
-	return (job_store_run(st_finish, 2, p, READ_IDS, cb, arg));
+	sq = store_new(&stmts[S_FINISH], arg);
+	sq->cb.ids = cb;
+	return (store_start(sq, 2, p));
 }
 
-struct db_query *
+struct store_query *
 job_store_fail(const char *owner, const char *id, const char *error,
-    int permanent, double delay, job_store_cb cb, void *arg)
+    int permanent, double delay, store_fail_cb cb, void *arg)
 {
-	const char	*p[5];
-	char		 d[32];
+	struct store_query	*sq;
+	const char		*p[5];
+	char			 d[32];
 
 	(void)snprintf(d, sizeof(d), "%.3f", delay);
 	p[0] = id;
@@ -169,232 +218,253 @@ job_store_fail(const char *owner, const char *id, const char *error,
 	p[2] = error;
 	p[3] = permanent ? "true" : "false";
 	p[4] = d;
-	return (job_store_run(st_fail, 5, p, READ_FAIL, cb, arg));
+	sq = store_new(&stmts[S_FAIL], arg);
+	sq->cb.fail = cb;
+	return (store_start(sq, 5, p));
 }
 
-struct db_query *
-job_store_reclaim(job_store_cb cb, void *arg)
+struct store_query *
+job_store_reclaim(store_count_cb cb, void *arg)
 {
-	return (job_store_run(st_reclaim, 0, NULL, READ_COUNT, cb, arg));
+	struct store_query	*sq;
+
+	sq = store_new(&stmts[S_RECLAIM], arg);
+	sq->cb.count = cb;
+	return (store_start(sq, 0, NULL));
 }
 
-struct db_query *
-job_store_prune(int hours, int max, job_store_cb cb, void *arg)
+struct store_query *
+job_store_prune(int hours, int max, store_count_cb cb, void *arg)
 {
-	const char	*p[2];
-	char		 h[16], m[16];
+	struct store_query	*sq;
+	const char		*p[2];
+	char			 h[16], m[16];
 
 	(void)snprintf(h, sizeof(h), "%d", hours);
 	(void)snprintf(m, sizeof(m), "%d", max);
 	p[0] = h;
 	p[1] = m;
-	return (job_store_run(st_prune, 2, p, READ_COUNT, cb, arg));
+	sq = store_new(&stmts[S_PRUNE], arg);
+	sq->cb.count = cb;
+	return (store_start(sq, 2, p));
 }
 
-struct db_query *
-job_store_count(job_store_cb cb, void *arg)
+struct store_query *
+job_store_count(store_job_counts_cb cb, void *arg)
 {
-	return (job_store_run(st_count, 0, NULL, READ_COUNTS, cb, arg));
+	struct store_query	*sq;
+
+	sq = store_new(&stmts[S_COUNT_JOBS], arg);
+	sq->cb.job_counts = cb;
+	return (store_start(sq, 0, NULL));
 }
 
-static struct db_query *
-job_store_run(int stmt, int n, const char * const *p, int how,
-    job_store_cb cb, void *arg)
+/*
+ * A request statement's rows: its first row's outcome decides; *rows is
+ * the number of job rows (0 unless STORE_OK, and for an ok row without
+ * a job).
+ */
+static enum store_status
+job_rows(struct store_query *sq, PGresult *res, enum store_status status,
+    int *rows)
 {
-	struct job_call		*call;
+	const int	*col = sq->stmt->col;
 
-	if ((call = malloc(sizeof(*call))) == NULL)
+	*rows = 0;
+	if (status != STORE_OK)
+		return (status);
+	if (PQntuples(res) == 0)
+		return (STORE_ERROR);
+	if ((status = store_outcome(PQgetvalue(res, 0, col[J_OUTCOME]))) !=
+	    STORE_OK)
+		return (status);
+	*rows = PQntuples(res);
+	if (PQgetisnull(res, 0, col[J_ID]))
+		*rows = 0;
+	return (STORE_OK);
+}
+
+/* get (ok with no job: not found), retry. */
+static void
+job_answer_job(struct store_query *sq, PGresult *res,
+    enum store_status status)
+{
+	struct store_job	a;
+	int			rows;
+
+	memset(&a, 0, sizeof(a));
+	status = job_rows(sq, res, status, &rows);
+	if (status == STORE_OK && rows == 0)
+		status = STORE_NOT_FOUND;
+	if (status == STORE_OK)
+		job_read(sq->stmt->col, res, 0, &a.job);
+	a.status = status;
+	sq->cb.job(sq->arg, &a);
+	free(a.job.last_error);
+}
+
+/* list: no row is an empty page (job_list answers only jobs when ok). */
+static void
+job_answer_jobs(struct store_query *sq, PGresult *res,
+    enum store_status status)
+{
+	struct store_jobs	a;
+	size_t			i;
+	int			rows;
+
+	memset(&a, 0, sizeof(a));
+	if (status == STORE_OK && PQntuples(res) == 0)
+		rows = 0;
+	else
+		status = job_rows(sq, res, status, &rows);
+	if (rows > 0 && (a.jobs = calloc((size_t)rows, sizeof(*a.jobs))) ==
+	    NULL)
 		abort();
-	call->cb = cb;
-	call->arg = arg;
-	call->how = how;
-	return (db_run(stmt, n, p, job_store_done, call));
+	for (a.n = 0; a.n < (size_t)rows; a.n++)
+		job_read(sq->stmt->col, res, (int)a.n, &a.jobs[a.n]);
+	a.status = status;
+	sq->cb.jobs(sq->arg, &a);
+	for (i = 0; i < a.n; i++)
+		free(a.jobs[i].last_error);
+	free(a.jobs);
+}
+
+/* notify: ok with the new job's id, or why not. */
+static void
+job_answer_job_id(struct store_query *sq, PGresult *res,
+    enum store_status status)
+{
+	struct store_job_id	a;
+	int			rows;
+
+	memset(&a, 0, sizeof(a));
+	status = job_rows(sq, res, status, &rows);
+	if (status == STORE_OK && rows == 0)
+		status = STORE_ERROR;
+	if (status == STORE_OK)
+		(void)snprintf(a.id, sizeof(a.id), "%s",
+		    PQgetvalue(res, 0, sq->stmt->col[J_ID]));
+	a.status = status;
+	sq->cb.job_id(sq->arg, &a);
 }
 
 static void
-job_store_done(void *arg, struct db_result *r)
+job_answer_claims(struct store_query *sq, PGresult *res,
+    enum store_status status)
 {
-	struct job_call		*call = arg;
-	struct job_reply	 reply;
-	size_t			 i;
-
-	if (r->cancelled || call->cb == NULL) {
-		free(call);
-		return;
-	}
-
-	memset(&reply, 0, sizeof(reply));
-	switch (r->status) {
-	case DB_OK:
-		reply.status = STORE_OK;
-		job_store_read(call->how, r->res, &reply);
-		break;
-	case DB_UNAVAILABLE:
-	case DB_BUSY:
-		reply.status = STORE_UNAVAILABLE;
-		break;
-	case DB_TIMEOUT:
-		reply.status = STORE_TIMEOUT;
-		break;
-	case DB_CHECK:
-		log_error("constraint %s refused a job the service accepted",
-		    r->constraint ? r->constraint : "?");
-		reply.status = STORE_ERROR;
-		break;
-	default:
-		reply.status = STORE_ERROR;
-		break;
-	}
-
-	call->cb(call->arg, &reply);
-
-	for (i = 0; reply.jobs != NULL && i < reply.n; i++)
-		free(reply.jobs[i].last_error);
-	free(reply.jobs);
-	for (i = 0; reply.claims != NULL && i < reply.n; i++) {
-		free(reply.claims[i].to);
-		free(reply.claims[i].subject);
-		free(reply.claims[i].body);
-	}
-	free(reply.claims);
-	for (i = 0; reply.ids != NULL && i < reply.n; i++)
-		free(reply.ids[i]);
-	free(reply.ids);
-	free(call);
-}
-
-/* Read an answer per how into reply (status already STORE_OK). */
-static void
-job_store_read(int how, PGresult *res, struct job_reply *reply)
-{
-	struct job		*j;
+	struct store_claims	 a;
 	struct job_claim	*c;
-	int			 i, rows;
+	const int		*col = sq->stmt->col;
+	size_t			 i;
+	int			 rows;
 
-	rows = PQntuples(res);
-	switch (how) {
-	case READ_NOTIFY:
-		if (rows != 1 || PQnfields(res) < 2) {
-			reply->status = STORE_ERROR;
-			return;
-		}
-		if (job_store_outcome(PQgetvalue(res, 0, 0), reply) == 0)
-			(void)snprintf(reply->id, sizeof(reply->id), "%s",
-			    PQgetvalue(res, 0, 1));
-		return;
-	case READ_JOBS:
-		if (rows == 0) {
-			reply->status = STORE_OK;
-			return;
-		}
-		if (PQnfields(res) < 8) {
-			reply->status = STORE_ERROR;
-			return;
-		}
-		if (job_store_outcome(PQgetvalue(res, 0, 0), reply) != 0)
-			return;
-		if ((reply->jobs = calloc((size_t)rows, sizeof(*j))) == NULL)
-			abort();
-		for (i = 0; i < rows; i++) {
-			j = &reply->jobs[reply->n++];
-			(void)snprintf(j->id, sizeof(j->id), "%s",
-			    PQgetvalue(res, i, 1));
-			(void)snprintf(j->kind, sizeof(j->kind), "%s",
-			    PQgetvalue(res, i, 2));
-			(void)snprintf(j->status, sizeof(j->status), "%s",
-			    PQgetvalue(res, i, 3));
-			j->attempts = atoi(PQgetvalue(res, i, 4));
-			j->last_error = PQgetisnull(res, i, 5) ? NULL :
-			    job_strdup(PQgetvalue(res, i, 5));
-			(void)snprintf(j->created_at, sizeof(j->created_at),
-			    "%s", PQgetvalue(res, i, 6));
-			(void)snprintf(j->updated_at, sizeof(j->updated_at),
-			    "%s", PQgetvalue(res, i, 7));
-		}
-		return;
-	case READ_CLAIMS:
-		if (rows == 0)
-			return;
-		if (PQnfields(res) != 7) {
-			reply->status = STORE_ERROR;
-			return;
-		}
-		if ((reply->claims = calloc((size_t)rows, sizeof(*c))) == NULL)
-			abort();
-		for (i = 0; i < rows; i++) {
-			c = &reply->claims[reply->n++];
-			(void)snprintf(c->id, sizeof(c->id), "%s",
-			    PQgetvalue(res, i, 0));
-			c->to = job_strdup(PQgetvalue(res, i, 1));
-			c->subject = job_strdup(PQgetvalue(res, i, 2));
-			c->body = job_strdup(PQgetvalue(res, i, 3));
-			c->attempts = atoi(PQgetvalue(res, i, 4));
-			c->max_attempts = atoi(PQgetvalue(res, i, 5));
-			c->deleted = strcmp(PQgetvalue(res, i, 6), "running") != 0;
-		}
-		return;
-	case READ_IDS:
-		if (rows == 0)
-			return;
-		if ((reply->ids = calloc((size_t)rows, sizeof(char *))) ==
-		    NULL)
-			abort();
-		for (i = 0; i < rows; i++)
-			reply->ids[reply->n++] =
-			    job_strdup(PQgetvalue(res, i, 0));
-		return;
-	case READ_FAIL:
-		if (rows == 1 && PQnfields(res) == 2) {
-			(void)snprintf(reply->text, sizeof(reply->text), "%s",
-			    PQgetvalue(res, 0, 0));
-			reply->delay = strtod(PQgetvalue(res, 0, 1), NULL);
-		}
-		return;
-	case READ_COUNTS:
-		for (i = 0; i < rows && i < 4; i++)
-			reply->counts[i] = strtoll(PQgetvalue(res, i, 1),
-			    NULL, 10);
-		return;
-	case READ_COUNT:
-		if (rows > 0)
-			reply->n = (size_t)strtoull(PQgetvalue(res, 0, 0),
-			    NULL, 10);
-		return;
-	default:
-		return;
-	}
-}
-
-/* The first column of request statements: 0 for ok, else -1. */
-static int
-job_store_outcome(const char *v, struct job_reply *reply)
-{
-	if (!strcmp(v, "ok")) {
-		reply->status = STORE_OK;
-		return (0);
-	}
-	if (!strcmp(v, "unauthorized"))
-		reply->status = STORE_UNAUTHORIZED;
-	else if (!strcmp(v, "forbidden"))
-		reply->status = STORE_FORBIDDEN;
-	else if (!strcmp(v, "missing"))
-		reply->status = STORE_NOT_FOUND;
-	else if (!strcmp(v, "conflict")) {
-		reply->status = STORE_ERROR;
-		reply->conflict = 1;
-	} else {
-		log_error("unknown outcome %s", v);
-		reply->status = STORE_ERROR;
-	}
-	return (-1);
-}
-
-static char *
-job_strdup(const char *s)
-{
-	char	*p;
-
-	if ((p = strdup(s)) == NULL)
+	memset(&a, 0, sizeof(a));
+	rows = status == STORE_OK ? PQntuples(res) : 0;
+	if (rows > 0 && (a.claims = calloc((size_t)rows,
+	    sizeof(*a.claims))) == NULL)
 		abort();
-	return (p);
+	for (a.n = 0; a.n < (size_t)rows; a.n++) {
+		c = &a.claims[a.n];
+		(void)snprintf(c->id, sizeof(c->id), "%s",
+		    PQgetvalue(res, (int)a.n, col[C_ID]));
+		c->to = store_strdup(res, (int)a.n, col[C_TO]);
+		c->subject = store_strdup(res, (int)a.n, col[C_SUBJECT]);
+		c->body = store_strdup(res, (int)a.n, col[C_BODY]);
+		c->attempts = (int)store_ll(res, (int)a.n, col[C_ATTEMPTS]);
+		c->max_attempts = (int)store_ll(res, (int)a.n,
+		    col[C_MAX_ATTEMPTS]);
+		c->deleted = strcmp(PQgetvalue(res, (int)a.n, col[C_STATUS]),
+		    "running") != 0;
+	}
+	a.status = status;
+	sq->cb.claims(sq->arg, &a);
+	for (i = 0; i < a.n; i++) {
+		free(a.claims[i].to);
+		free(a.claims[i].subject);
+		free(a.claims[i].body);
+	}
+	free(a.claims);
+}
+
+static void
+job_answer_ids(struct store_query *sq, PGresult *res,
+    enum store_status status)
+{
+	struct store_ids	a;
+	int			rows;
+
+	memset(&a, 0, sizeof(a));
+	rows = status == STORE_OK ? PQntuples(res) : 0;
+	if (rows > 0 && (a.ids = calloc((size_t)rows, sizeof(*a.ids))) ==
+	    NULL)
+		abort();
+	for (a.n = 0; a.n < (size_t)rows; a.n++)
+		(void)snprintf(a.ids[a.n], sizeof(a.ids[a.n]), "%s",
+		    PQgetvalue(res, (int)a.n, sq->stmt->col[0]));
+	a.status = status;
+	sq->cb.ids(sq->arg, &a);
+	free(a.ids);
+}
+
+/* No row: the job was no longer held; job_status stays "". */
+static void
+job_answer_fail(struct store_query *sq, PGresult *res,
+    enum store_status status)
+{
+	struct store_fail	a;
+
+	memset(&a, 0, sizeof(a));
+	if (status == STORE_OK && PQntuples(res) == 1) {
+		(void)snprintf(a.job_status, sizeof(a.job_status), "%s",
+		    PQgetvalue(res, 0, sq->stmt->col[0]));
+		a.delay = strtod(PQgetvalue(res, 0, sq->stmt->col[1]), NULL);
+	}
+	a.status = status;
+	sq->cb.fail(sq->arg, &a);
+}
+
+static void
+job_answer_count(struct store_query *sq, PGresult *res,
+    enum store_status status)
+{
+	struct store_count	a;
+
+	memset(&a, 0, sizeof(a));
+	if (status == STORE_OK && PQntuples(res) > 0)
+		a.n = store_ll(res, 0, sq->stmt->col[0]);
+	a.status = status;
+	sq->cb.count(sq->arg, &a);
+}
+
+/* Rows (status, n) in the order queued, running, sent, failed. */
+static void
+job_answer_counts(struct store_query *sq, PGresult *res,
+    enum store_status status)
+{
+	struct store_job_counts	a;
+	int			i;
+
+	memset(&a, 0, sizeof(a));
+	for (i = 0; status == STORE_OK && i < PQntuples(res) && i < 4; i++)
+		a.counts[i] = store_ll(res, i, sq->stmt->col[1]);
+	a.status = status;
+	sq->cb.job_counts(sq->arg, &a);
+}
+
+/* Row row of res as a job, by the statement's columns. */
+static void
+job_read(const int *col, PGresult *res, int row, struct job *j)
+{
+	memset(j, 0, sizeof(*j));
+	(void)snprintf(j->id, sizeof(j->id), "%s",
+	    PQgetvalue(res, row, col[J_ID]));
+	(void)snprintf(j->kind, sizeof(j->kind), "%s",
+	    PQgetvalue(res, row, col[J_KIND]));
+	(void)snprintf(j->status, sizeof(j->status), "%s",
+	    PQgetvalue(res, row, col[J_STATUS]));
+	j->attempts = (int)store_ll(res, row, col[J_ATTEMPTS]);
+	if (!PQgetisnull(res, row, col[J_LAST_ERROR]))
+		j->last_error = store_strdup(res, row, col[J_LAST_ERROR]);
+	j->created_us = store_ll(res, row, col[J_CREATED]);
+	j->updated_us = store_ll(res, row, col[J_UPDATED]);
 }

@@ -1,29 +1,37 @@
-/* userapi: the queries on background jobs: parameters in, structs out; no HTTP. */
+/* userapi: the queries on background jobs: parameters in, typed results out; no HTTP. */
 
 #ifndef USERAPI_STORE_JOB_STORE_H
 #define USERAPI_STORE_JOB_STORE_H
 
 #include <stddef.h>
 
-#include "auth/access.h"
+#include "model/user.h"
 #include "store/store.h"
 
-struct db_query;
+struct caller;
+struct store_query;
+
+/*
+ * The answers, one shape per kind, as in store.h: each callback runs
+ * once, on the event loop, never from inside the call that started the
+ * query; the store frees the answer after it returns. Anything but
+ * STORE_OK leaves the other fields zero. Cancel with store_cancel.
+ */
 
 /* A job as GET /jobs/{id} shows it. */
 struct job {
-	char	 id[40];
-	char	 kind[16];
-	char	 status[16];
-	int	 attempts;
-	char	*last_error;		/* NULL: none */
-	char	 created_at[40];	/* RFC 3339 UTC, microseconds */
-	char	 updated_at[40];
+	char		 id[UUID_STR_LEN + 1];
+	char		 kind[16];
+	char		 status[16];
+	int		 attempts;
+	char		*last_error;		/* NULL: none */
+	long long	 created_us;		/* µs since 1970, UTC */
+	long long	 updated_us;
 };
 
 /* A claimed job: what its sender needs. */
 struct job_claim {
-	char	 id[40];
+	char	 id[UUID_STR_LEN + 1];
 	char	*to;
 	char	*subject;
 	char	*body;
@@ -32,54 +40,98 @@ struct job_claim {
 	int	 deleted;		/* its user is gone: failed, not sent */
 };
 
-struct job_reply {
+/* One job: get, retry (STORE_CONFLICT: not a failed job). */
+struct store_job {
 	enum store_status	 status;
-	int			 conflict;	/* retry: not a failed job */
-	struct job		*jobs;		/* owned by the store */
-	size_t			 n;
-	struct job_claim	*claims;	/* job_store_claim */
-	char			**ids;		/* job_store_heartbeat */
-	char			 id[40];	/* job_store_notify */
-	char			 text[64];	/* one-value answers */
-	double			 delay;		/* job_store_fail: seconds */
-	long long		 counts[4];	/* job_store_count */
+	struct job		 job;
 };
 
-/* Runs once on the event loop; reply is freed after it returns. */
-typedef void	(*job_store_cb)(void *arg, struct job_reply *);
+/* A page of jobs: list. */
+struct store_jobs {
+	enum store_status	 status;
+	struct job		*jobs;
+	size_t			 n;
+};
+
+/* The job a notify wrote. */
+struct store_job_id {
+	enum store_status	 status;
+	char			 id[UUID_STR_LEN + 1];
+};
+
+/* The jobs a claim took. */
+struct store_claims {
+	enum store_status	 status;
+	struct job_claim	*claims;
+	size_t			 n;
+};
+
+/* Job ids: those still held (heartbeat), those now sent (finish). */
+struct store_ids {
+	enum store_status	 status;
+	char			(*ids)[UUID_STR_LEN + 1];
+	size_t			 n;
+};
+
+/* A failed attempt recorded: the new status ("" when no longer held). */
+struct store_fail {
+	enum store_status	 status;
+	char			 job_status[16];
+	double			 delay;		/* seconds until due */
+};
+
+/* How many: jobs reclaimed, jobs pruned. */
+struct store_count {
+	enum store_status	 status;
+	long long		 n;
+};
+
+/* /metrics: jobs queued, running, sent, failed. */
+struct store_job_counts {
+	enum store_status	 status;
+	long long		 counts[4];
+};
+
+typedef void	(*store_job_cb)(void *arg, const struct store_job *);
+typedef void	(*store_jobs_cb)(void *arg, const struct store_jobs *);
+typedef void	(*store_job_id_cb)(void *arg, const struct store_job_id *);
+typedef void	(*store_claims_cb)(void *arg, const struct store_claims *);
+typedef void	(*store_ids_cb)(void *arg, const struct store_ids *);
+typedef void	(*store_fail_cb)(void *arg, const struct store_fail *);
+typedef void	(*store_count_cb)(void *arg, const struct store_count *);
+typedef void	(*store_job_counts_cb)(void *arg,
+		    const struct store_job_counts *);
 
 /* Parent: register sql/jobs.sql and resolve its statement ids. */
 void		job_store_load(void);
 
 /* The request statements (see sql/jobs.sql). NULL subject/message: defaults. */
-struct db_query	*job_store_notify(const struct caller *, const char *user_id,
-		    const char *subject, const char *message, int max_attempts,
-		    job_store_cb, void *);
-struct db_query	*job_store_get(const struct caller *, const char *id,
-		    job_store_cb, void *);
+struct store_query *job_store_notify(const struct caller *,
+		    const char *user_id, const char *subject,
+		    const char *message, int max_attempts, store_job_id_cb,
+		    void *);
+struct store_query *job_store_get(const struct caller *, const char *id,
+		    store_job_cb, void *);
 /* status NULL: every status. */
-struct db_query	*job_store_list(const struct caller *, const char *status,
-		    long long skip, long long limit, job_store_cb, void *);
-struct db_query	*job_store_retry(const struct caller *, const char *id,
-		    job_store_cb, void *);
+struct store_query *job_store_list(const struct caller *, const char *status,
+		    long long skip, long long limit, store_jobs_cb, void *);
+struct store_query *job_store_retry(const struct caller *, const char *id,
+		    store_job_cb, void *);
 
 /* The runner's statements; owner is the worker's lease name. */
-struct db_query	*job_store_claim(const char *owner, int n, int lease_s,
-		    job_store_cb, void *);
-/* ids: a uuid[] literal ("{a,b}"); reply->ids, n: the ones still held. */
-struct db_query	*job_store_heartbeat(const char *owner, const char *ids,
-		    int lease_s, job_store_cb, void *);
-/* reply->n: 1 when the job was still held and is now sent. */
-struct db_query	*job_store_finish(const char *owner, const char *id,
-		    job_store_cb, void *);
-/* reply->text: the new status ("" when not held), reply->delay. */
-struct db_query	*job_store_fail(const char *owner, const char *id,
+struct store_query *job_store_claim(const char *owner, int n, int lease_s,
+		    store_claims_cb, void *);
+/* ids: a uuid[] literal ("{a,b}"). */
+struct store_query *job_store_heartbeat(const char *owner, const char *ids,
+		    int lease_s, store_ids_cb, void *);
+struct store_query *job_store_finish(const char *owner, const char *id,
+		    store_ids_cb, void *);
+struct store_query *job_store_fail(const char *owner, const char *id,
 		    const char *error, int permanent, double delay,
-		    job_store_cb, void *);
-/* reply->n: jobs reclaimed / pruned. */
-struct db_query	*job_store_reclaim(job_store_cb, void *);
-struct db_query	*job_store_prune(int hours, int max, job_store_cb, void *);
-/* reply->counts: jobs queued, running, sent, failed. */
-struct db_query	*job_store_count(job_store_cb, void *);
+		    store_fail_cb, void *);
+struct store_query *job_store_reclaim(store_count_cb, void *);
+struct store_query *job_store_prune(int hours, int max, store_count_cb,
+		    void *);
+struct store_query *job_store_count(store_job_counts_cb, void *);
 
 #endif

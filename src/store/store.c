@@ -14,15 +14,7 @@
 #include "log.h"
 #include "model/user.h"
 #include "store/store.h"
-
-/* The kinds of answer; each has its result shape and its columns. */
-enum store_kind {
-	KIND_USER,	/* struct store_user */
-	KIND_USERS,	/* struct store_users */
-	KIND_LOGIN,	/* struct store_login */
-	KIND_OUTCOME,	/* struct store_outcome */
-	KIND_SCHEMA	/* struct store_schema */
-};
+#include "store/store_int.h"
 
 /* Columns of a user (sql/users.sql), by name. */
 enum { U_OUTCOME, U_ID, U_NAME, U_EMAIL, U_AGE, U_IS_ACTIVE, U_IS_ADMIN,
@@ -31,89 +23,15 @@ enum { U_OUTCOME, U_ID, U_NAME, U_EMAIL, U_AGE, U_IS_ACTIVE, U_IS_ADMIN,
 enum { L_ID, L_EMAIL, L_HASH, L_IS_ACTIVE, L_TOKEN_VERSION, L_LOCKED,
 	L_RETRY_AFTER, L_NCOLS };
 
-#define COLS_MAX	U_NCOLS
+static const char *const user_columns[U_NCOLS + 1] = { "outcome", "id",
+	"name", "email", "age", "is_active", "is_admin", "created_us",
+	"updated_us", "version", NULL };
+static const char *const login_columns[L_NCOLS + 1] = { "id", "email",
+	"password_hash", "is_active", "token_version", "locked", "retry_after",
+	NULL };
+static const char *const outcome_columns[] = { "outcome", NULL };
+static const char *const schema_columns[] = { "version", NULL };
 
-static const char *const kind_columns[][COLS_MAX + 1] = {
-	[KIND_USER] = { "outcome", "id", "name", "email", "age",
-	    "is_active", "is_admin", "created_us", "updated_us", "version",
-	    NULL },
-	[KIND_USERS] = { "outcome", "id", "name", "email", "age",
-	    "is_active", "is_admin", "created_us", "updated_us", "version",
-	    NULL },
-	[KIND_LOGIN] = { "id", "email", "password_hash", "is_active",
-	    "token_version", "locked", "retry_after", NULL },
-	[KIND_OUTCOME] = { "outcome", NULL },
-	[KIND_SCHEMA] = { "version", NULL },
-};
-
-/*
- * A statement of sql/ and how to read its answer. The column numbers are
- * looked up by name (PQfnumber) in the statement's first answer, in each
- * worker; later answers only have their column count compared, since a
- * prepared statement's columns never change.
- */
-struct store_stmt {
-	const char	*name;
-	enum store_kind	 kind;
-	int		 id;		/* db_stmt() */
-	int		 nfields;	/* -1 until the columns were looked up */
-	int		 col[COLS_MAX];
-};
-
-enum {
-	S_USER_CREATE, S_USER_ME, S_USER_GET, S_USER_LIST, S_USER_LIST_EMAIL,
-	S_USER_REPLACE, S_USER_PATCH, S_USER_DELETE, S_LOGIN_BEGIN,
-	S_LOGIN_RESET, S_PASSWORD_BEGIN, S_PASSWORD_SET, S_SCHEMA_VERSION,
-	S_COUNT
-};
-
-static struct store_stmt stmts[S_COUNT] = {
-	[S_USER_CREATE] = { "user_create", KIND_USER, -1, -1, { 0 } },
-	[S_USER_ME] = { "user_me", KIND_USER, -1, -1, { 0 } },
-	[S_USER_GET] = { "user_get", KIND_USER, -1, -1, { 0 } },
-	[S_USER_LIST] = { "user_list", KIND_USERS, -1, -1, { 0 } },
-	[S_USER_LIST_EMAIL] = { "user_list_email", KIND_USERS, -1, -1, { 0 } },
-	[S_USER_REPLACE] = { "user_replace", KIND_USER, -1, -1, { 0 } },
-	[S_USER_PATCH] = { "user_patch", KIND_USER, -1, -1, { 0 } },
-	[S_USER_DELETE] = { "user_delete", KIND_OUTCOME, -1, -1, { 0 } },
-	[S_LOGIN_BEGIN] = { "login_begin", KIND_LOGIN, -1, -1, { 0 } },
-	[S_LOGIN_RESET] = { "login_reset", KIND_OUTCOME, -1, -1, { 0 } },
-	[S_PASSWORD_BEGIN] = { "password_begin", KIND_LOGIN, -1, -1, { 0 } },
-	[S_PASSWORD_SET] = { "password_set", KIND_OUTCOME, -1, -1, { 0 } },
-	[S_SCHEMA_VERSION] = { "schema_version", KIND_SCHEMA, -1, -1, { 0 } },
-};
-
-/*
- * The lockout, as login_begin and password_begin bind it: this many
- * logins (and password-change tries) of one account per window.
- */
-#define LOGIN_ATTEMPTS	"5"
-#define LOGIN_WINDOW	"15 minutes"
-
-/* A query in flight: its statement, its callback, the db's handle. */
-struct store_query {
-	struct store_stmt	*stmt;
-	struct db_query		*q;
-	void			*arg;
-	union {
-		store_user_cb		 user;
-		store_users_cb		 users;
-		store_login_cb		 login;
-		store_outcome_cb	 outcome;
-		store_schema_cb		 schema;
-	} cb;
-};
-
-static struct store_query *store_new(int, void *);
-static struct store_query *store_start(struct store_query *, int,
-			    const char * const *);
-static void		 store_done(void *, struct db_result *);
-static void		 store_answer(struct store_query *, PGresult *,
-			    enum store_status);
-static enum store_status store_status_of(const struct db_result *);
-static int		 store_columns(struct store_stmt *, PGresult *);
-static enum store_status store_outcome(const char *);
-static enum store_status store_row_outcome(struct store_stmt *, PGresult *);
 static void		 store_answer_user(struct store_query *, PGresult *,
 			    enum store_status);
 static void		 store_answer_users(struct store_query *, PGresult *,
@@ -124,23 +42,70 @@ static void		 store_answer_outcome(struct store_query *, PGresult *,
 			    enum store_status);
 static void		 store_answer_schema(struct store_query *, PGresult *,
 			    enum store_status);
+
+enum {
+	S_USER_CREATE, S_USER_ME, S_USER_GET, S_USER_LIST, S_USER_LIST_EMAIL,
+	S_USER_REPLACE, S_USER_PATCH, S_USER_DELETE, S_LOGIN_BEGIN,
+	S_LOGIN_RESET, S_PASSWORD_BEGIN, S_PASSWORD_SET, S_SCHEMA_VERSION,
+	S_COUNT
+};
+
+static struct store_stmt stmts[S_COUNT] = {
+	[S_USER_CREATE] = { "user_create", user_columns, store_answer_user },
+	[S_USER_ME] = { "user_me", user_columns, store_answer_user },
+	[S_USER_GET] = { "user_get", user_columns, store_answer_user },
+	[S_USER_LIST] = { "user_list", user_columns, store_answer_users },
+	[S_USER_LIST_EMAIL] = { "user_list_email", user_columns,
+	    store_answer_users },
+	[S_USER_REPLACE] = { "user_replace", user_columns, store_answer_user },
+	[S_USER_PATCH] = { "user_patch", user_columns, store_answer_user },
+	[S_USER_DELETE] = { "user_delete", outcome_columns,
+	    store_answer_outcome },
+	[S_LOGIN_BEGIN] = { "login_begin", login_columns, store_answer_login },
+	[S_LOGIN_RESET] = { "login_reset", outcome_columns,
+	    store_answer_outcome },
+	[S_PASSWORD_BEGIN] = { "password_begin", login_columns,
+	    store_answer_login },
+	[S_PASSWORD_SET] = { "password_set", outcome_columns,
+	    store_answer_outcome },
+	[S_SCHEMA_VERSION] = { "schema_version", schema_columns,
+	    store_answer_schema },
+};
+
+/*
+ * The lockout, as login_begin and password_begin bind it: this many
+ * logins (and password-change tries) of one account per window.
+ */
+#define LOGIN_ATTEMPTS	"5"
+#define LOGIN_WINDOW	"15 minutes"
+
+static void		 store_done(void *, struct db_result *);
+static enum store_status store_status_of(const struct db_result *);
+static int		 store_columns(struct store_stmt *, PGresult *);
+static enum store_status store_row_outcome(struct store_stmt *, PGresult *);
 static void		 store_read_user(struct store_stmt *, PGresult *, int,
 			    struct user *);
-static long long	 store_ll(PGresult *, int, int);
 static const char	*store_age(const struct user_input *, char *, size_t);
 static const char	*store_versions(const char *);
 
 void
 store_load(void)
 {
-	size_t	i;
-
 	db_statements_add((const char *)asset_users_sql);
 	db_statements_add((const char *)asset_health_sql);
 	db_statements_add((const char *)asset_auth_sql);
+	store_stmts_load(stmts, S_COUNT);
+}
 
-	for (i = 0; i < S_COUNT; i++)
-		stmts[i].id = db_stmt(stmts[i].name);
+void
+store_stmts_load(struct store_stmt *st, size_t n)
+{
+	size_t	i;
+
+	for (i = 0; i < n; i++) {
+		st[i].id = db_stmt(st[i].name);
+		st[i].nfields = -1;
+	}
 }
 
 void
@@ -162,7 +127,7 @@ user_store_create(const struct user_input *in, const char *hash,
 	p[1] = in->email;
 	p[2] = store_age(in, age, sizeof(age));
 	p[3] = hash;
-	sq = store_new(S_USER_CREATE, arg);
+	sq = store_new(&stmts[S_USER_CREATE], arg);
 	sq->cb.user = cb;
 	return (store_start(sq, 4, p));
 }
@@ -175,7 +140,7 @@ user_store_me(const struct caller *c, store_user_cb cb, void *arg)
 
 	p[0] = c->id;
 	p[1] = c->tv;
-	sq = store_new(S_USER_ME, arg);
+	sq = store_new(&stmts[S_USER_ME], arg);
 	sq->cb.user = cb;
 	return (store_start(sq, 2, p));
 }
@@ -190,7 +155,7 @@ user_store_get(const struct caller *c, const char *id, store_user_cb cb,
 	p[0] = c->id;
 	p[1] = c->tv;
 	p[2] = id;
-	sq = store_new(S_USER_GET, arg);
+	sq = store_new(&stmts[S_USER_GET], arg);
 	sq->cb.user = cb;
 	return (store_start(sq, 3, p));
 }
@@ -210,7 +175,8 @@ user_store_list(const struct caller *c, long long skip, long long limit,
 	p[2] = s;
 	p[3] = l;
 	p[4] = email;
-	sq = store_new(email == NULL ? S_USER_LIST : S_USER_LIST_EMAIL, arg);
+	sq = store_new(&stmts[email == NULL ? S_USER_LIST : S_USER_LIST_EMAIL],
+	    arg);
 	sq->cb.users = cb;
 	return (store_start(sq, email == NULL ? 4 : 5, p));
 }
@@ -231,7 +197,7 @@ user_store_replace(const struct caller *c, const char *id,
 	p[4] = in->email;
 	p[5] = store_age(in, age, sizeof(age));
 	p[6] = store_versions(versions);
-	sq = store_new(S_USER_REPLACE, arg);
+	sq = store_new(&stmts[S_USER_REPLACE], arg);
 	sq->cb.user = cb;
 	return (store_start(sq, 7, p));
 }
@@ -258,7 +224,7 @@ user_store_patch(const struct caller *c, const char *id,
 	p[8] = (in->fields & USER_F_IS_ADMIN) ?
 	    (in->is_admin ? "true" : "false") : NULL;
 	p[9] = store_versions(versions);
-	sq = store_new(S_USER_PATCH, arg);
+	sq = store_new(&stmts[S_USER_PATCH], arg);
 	sq->cb.user = cb;
 	return (store_start(sq, 10, p));
 }
@@ -274,7 +240,7 @@ user_store_delete(const struct caller *c, const char *id,
 	p[1] = c->tv;
 	p[2] = id;
 	p[3] = store_versions(versions);
-	sq = store_new(S_USER_DELETE, arg);
+	sq = store_new(&stmts[S_USER_DELETE], arg);
 	sq->cb.outcome = cb;
 	return (store_start(sq, 4, p));
 }
@@ -288,7 +254,7 @@ login_store_begin(const char *email, store_login_cb cb, void *arg)
 	p[0] = email;
 	p[1] = LOGIN_WINDOW;
 	p[2] = LOGIN_ATTEMPTS;
-	sq = store_new(S_LOGIN_BEGIN, arg);
+	sq = store_new(&stmts[S_LOGIN_BEGIN], arg);
 	sq->cb.login = cb;
 	return (store_start(sq, 3, p));
 }
@@ -300,7 +266,7 @@ login_store_reset(const char *email, store_outcome_cb cb, void *arg)
 	const char		*p[1];
 
 	p[0] = email;
-	sq = store_new(S_LOGIN_RESET, arg);
+	sq = store_new(&stmts[S_LOGIN_RESET], arg);
 	sq->cb.outcome = cb;
 	return (store_start(sq, 1, p));
 }
@@ -315,7 +281,7 @@ password_store_begin(const struct caller *c, store_login_cb cb, void *arg)
 	p[1] = c->tv;
 	p[2] = LOGIN_WINDOW;
 	p[3] = LOGIN_ATTEMPTS;
-	sq = store_new(S_PASSWORD_BEGIN, arg);
+	sq = store_new(&stmts[S_PASSWORD_BEGIN], arg);
 	sq->cb.login = cb;
 	return (store_start(sq, 4, p));
 }
@@ -330,7 +296,7 @@ password_store_set(const struct caller *c, const char *hash,
 	p[0] = c->id;
 	p[1] = c->tv;
 	p[2] = hash;
-	sq = store_new(S_PASSWORD_SET, arg);
+	sq = store_new(&stmts[S_PASSWORD_SET], arg);
 	sq->cb.outcome = cb;
 	return (store_start(sq, 3, p));
 }
@@ -340,7 +306,7 @@ health_store_schema(store_schema_cb cb, void *arg)
 {
 	struct store_query	*sq;
 
-	sq = store_new(S_SCHEMA_VERSION, arg);
+	sq = store_new(&stmts[S_SCHEMA_VERSION], arg);
 	sq->cb.schema = cb;
 	return (store_start(sq, 0, NULL));
 }
@@ -361,24 +327,19 @@ store_versions(const char *versions)
 	return (versions[0] == '\0' ? NULL : versions);
 }
 
-/* A query of statement s for arg; the caller sets its callback. */
-static struct store_query *
-store_new(int s, void *arg)
+struct store_query *
+store_new(struct store_stmt *st, void *arg)
 {
 	struct store_query	*sq;
 
 	if ((sq = calloc(1, sizeof(*sq))) == NULL)
 		abort();
-	sq->stmt = &stmts[s];
+	sq->stmt = st;
 	sq->arg = arg;
 	return (sq);
 }
 
-/*
- * Send it with n text parameters (copied by db_run); returns sq. The
- * answer comes on a later turn of the loop, never from inside db_run.
- */
-static struct store_query *
+struct store_query *
 store_start(struct store_query *sq, int n, const char * const *p)
 {
 	sq->q = db_run(sq->stmt->id, n, p, store_done, sq);
@@ -403,31 +364,8 @@ store_done(void *arg, struct db_result *r)
 		if (store_columns(sq->stmt, res) == -1)
 			status = STORE_ERROR;
 	}
-	store_answer(sq, res, status);
+	sq->stmt->answer(sq, res, status);
 	free(sq);
-}
-
-/* Pass the answer to the callback of sq's kind (res NULL unless OK). */
-static void
-store_answer(struct store_query *sq, PGresult *res, enum store_status status)
-{
-	switch (sq->stmt->kind) {
-	case KIND_USER:
-		store_answer_user(sq, res, status);
-		break;
-	case KIND_USERS:
-		store_answer_users(sq, res, status);
-		break;
-	case KIND_LOGIN:
-		store_answer_login(sq, res, status);
-		break;
-	case KIND_OUTCOME:
-		store_answer_outcome(sq, res, status);
-		break;
-	case KIND_SCHEMA:
-		store_answer_schema(sq, res, status);
-		break;
-	}
 }
 
 static enum store_status
@@ -464,7 +402,7 @@ store_columns(struct store_stmt *st, PGresult *res)
 	int			 i, nf;
 
 	nf = PQnfields(res);
-	if (nf == 0 && st->kind == KIND_OUTCOME)
+	if (nf == 0 && st->answer == store_answer_outcome)
 		return (0);
 	if (st->nfields != -1) {
 		if (nf == st->nfields)
@@ -474,8 +412,8 @@ store_columns(struct store_stmt *st, PGresult *res)
 		return (-1);
 	}
 
-	names = kind_columns[st->kind];
-	for (i = 0; names[i] != NULL; i++) {
+	names = st->columns;
+	for (i = 0; names[i] != NULL && i < STORE_COLS_MAX; i++) {
 		if ((st->col[i] = PQfnumber(res, names[i])) == -1) {
 			log_error("statement %s answers no column %s",
 			    st->name, names[i]);
@@ -486,11 +424,15 @@ store_columns(struct store_stmt *st, PGresult *res)
 	return (0);
 }
 
-static enum store_status
+enum store_status
 store_outcome(const char *v)
 {
 	if (!strcmp(v, "ok"))
 		return (STORE_OK);
+	if (!strcmp(v, "unauthorized"))
+		return (STORE_UNAUTHORIZED);
+	if (!strcmp(v, "conflict"))
+		return (STORE_CONFLICT);
 	if (!strcmp(v, "forbidden"))
 		return (STORE_FORBIDDEN);
 	if (!strcmp(v, "missing"))
@@ -625,9 +567,8 @@ store_read_user(struct store_stmt *st, PGresult *res, int row,
 	memset(u, 0, sizeof(*u));
 	(void)snprintf(u->id, sizeof(u->id), "%s",
 	    PQgetvalue(res, row, col[U_ID]));
-	if ((u->name = strdup(PQgetvalue(res, row, col[U_NAME]))) == NULL ||
-	    (u->email = strdup(PQgetvalue(res, row, col[U_EMAIL]))) == NULL)
-		abort();
+	u->name = store_strdup(res, row, col[U_NAME]);
+	u->email = store_strdup(res, row, col[U_EMAIL]);
 	if (PQgetisnull(res, row, col[U_AGE])) {
 		u->age_null = 1;
 	} else {
@@ -640,8 +581,18 @@ store_read_user(struct store_stmt *st, PGresult *res, int row,
 	u->version = store_ll(res, row, col[U_VERSION]);
 }
 
-static long long
+long long
 store_ll(PGresult *res, int row, int col)
 {
 	return (strtoll(PQgetvalue(res, row, col), NULL, 10));
+}
+
+char *
+store_strdup(PGresult *res, int row, int col)
+{
+	char	*p;
+
+	if ((p = strdup(PQgetvalue(res, row, col))) == NULL)
+		abort();
+	return (p);
 }

@@ -20,6 +20,7 @@ enum store_status {
 	STORE_NOT_FOUND,	/* no such row, or one the caller may not see */
 	STORE_STALE,		/* If-Match version no longer current */
 	STORE_DUPLICATE,	/* unique e-mail taken */
+	STORE_CONFLICT,		/* not in a state that allows it (job retry) */
 	STORE_UNAVAILABLE,	/* database down or queue full: 503 */
 	STORE_TIMEOUT,		/* past the query deadline: 504 */
 	STORE_ERROR		/* anything else: 500 (logged) */
