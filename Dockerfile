@@ -48,6 +48,9 @@ ENV BIND=0.0.0.0:8000
 EXPOSE 8000
 # Kore stops its workers on SIGTERM; compose's stop_grace_period bounds it.
 STOPSIGNAL SIGTERM
+# With TLS_CERT_FILE the listener is HTTPS (its certificate names the
+# public host, not 127.0.0.1: liveness only, so -k).
 HEALTHCHECK --interval=10s --timeout=3s --start-period=15s --retries=3 \
-	CMD port=${BIND##*:}; curl -fsS -o /dev/null "http://127.0.0.1:${port:-8000}/healthz" || exit 1
+	CMD port=${BIND##*:}; scheme=http; [ -z "$TLS_CERT_FILE" ] || scheme=https; \
+	curl -fsSk -o /dev/null "$scheme://127.0.0.1:${port:-8000}/healthz" || exit 1
 CMD ["userapi", "serve"]

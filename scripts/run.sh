@@ -23,5 +23,7 @@ if [ -z "${USERAPI_DEV:-}" ] && [ -z "${JWT_SECRET:-}" ] &&
 fi
 
 "$bin" migrate
-echo "run.sh: serving on http://$BIND (Ctrl-C stops; \`make stop\` stops the database)"
+scheme=http
+[ -z "${TLS_CERT_FILE:-}" ] || scheme=https
+echo "run.sh: serving on $scheme://$BIND (Ctrl-C stops; \`make stop\` stops the database)"
 exec "$bin" serve

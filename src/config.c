@@ -41,6 +41,8 @@ static int	config_ops(struct config *, char *, size_t);
 static int	config_rate(const char *, const char *, uint32_t *,
 		    uint32_t *, char *, size_t);
 static int	config_cidrs(const char *, char **, char *, size_t);
+static int	config_tls(struct config *, char *, size_t);
+static int	config_tls_file(const char *, char **, char *, size_t);
 static int	config_fail(char *, size_t, const char *, ...)
 		    __attribute__((format(printf, 3, 4)));
 
@@ -188,6 +190,63 @@ config_load(struct config *c, char *err, size_t errlen)
 	if (config_ws(c, err, errlen) == -1)
 		return (-1);
 
+	if (config_tls(c, err, errlen) == -1)
+		return (-1);
+
+	return (0);
+}
+
+/*
+ * TLS_CERT_FILE and TLS_KEY_FILE: both (TLS on the BIND listener) or
+ * neither. Each must be a readable file; kept as an absolute path (the
+ * keymgr reads them after it changed directory). Kore's configuration
+ * is line based: no control characters.
+ */
+static int
+config_tls(struct config *c, char *err, size_t errlen)
+{
+	if (config_tls_file("TLS_CERT_FILE", &c->tls_cert, err,
+	    errlen) == -1 ||
+	    config_tls_file("TLS_KEY_FILE", &c->tls_key, err, errlen) == -1)
+		return (-1);
+	if (c->tls_cert != NULL && c->tls_key == NULL)
+		return (config_fail(err, errlen, "invalid TLS_KEY_FILE: "
+		    "required with TLS_CERT_FILE"));
+	if (c->tls_key != NULL && c->tls_cert == NULL)
+		return (config_fail(err, errlen, "invalid TLS_CERT_FILE: "
+		    "required with TLS_KEY_FILE"));
+	return (0);
+}
+
+static int
+config_tls_file(const char *key, char **out, char *err, size_t errlen)
+{
+	struct stat	 st;
+	const char	*p, *s;
+	char		*abs;
+
+	*out = NULL;
+	if ((p = getenv(key)) == NULL || *p == '\0')
+		return (0);
+	for (s = p; *s != '\0'; s++) {
+		if (iscntrl((unsigned char)*s))
+			return (config_fail(err, errlen, "invalid %s: "
+			    "control character in the path", key));
+	}
+	if ((abs = realpath(p, NULL)) == NULL)
+		return (config_fail(err, errlen, "invalid %s: %.200s: %s",
+		    key, p, strerror(errno)));
+	if (stat(abs, &st) == -1 || !S_ISREG(st.st_mode)) {
+		free(abs);
+		return (config_fail(err, errlen, "invalid %s: %.200s: "
+		    "not a file", key, p));
+	}
+	if (access(abs, R_OK) == -1) {
+		free(abs);
+		return (config_fail(err, errlen, "invalid %s: %.200s: %s",
+		    key, p, strerror(errno)));
+	}
+	*out = abs;
 	return (0);
 }
 
@@ -448,6 +507,8 @@ config_free(struct config *c)
 	free(c->ws_allowed_origins);
 	free(c->runas);
 	free(c->chroot_dir);
+	free(c->tls_cert);
+	free(c->tls_key);
 	memset(c, 0, sizeof(*c));
 }
 

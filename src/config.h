@@ -58,6 +58,8 @@ struct config {
 	int		 max_connections;	/* MAX_CONNECTIONS per instance */
 	char		*runas;		/* RUNAS: workers' user (root only) */
 	char		*chroot_dir;	/* CHROOT: workers' root (root only) */
+	char		*tls_cert;	/* TLS_CERT_FILE, absolute; NULL: no TLS */
+	char		*tls_key;	/* TLS_KEY_FILE, absolute (keymgr only) */
 
 	/* Notification jobs (src/jobs). */
 	int		 job_max_attempts;	/* sends of one job at most */

@@ -235,27 +235,50 @@ kore_parent_configure(int argc, char **argv)
 	ws_parent_init();
 	main_bind();
 
-	log_info("userapi %s listening on %s:%u with %d workers",
-	    USERAPI_VERSION, cfg.bind_host, cfg.bind_port, cfg.workers);
+	log_info("userapi %s listening on %s:%u (%s) with %d workers",
+	    USERAPI_VERSION, cfg.bind_host, cfg.bind_port,
+	    cfg.tls_cert != NULL ? "https" : "http", cfg.workers);
 }
 
-/* The listener comes from BIND: Kore's config has no env expansion. */
+/*
+ * The listener and its domain come from the environment (BIND,
+ * TLS_CERT_FILE, TLS_KEY_FILE): Kore's config has no env expansion.
+ * With TLS, Kore's keymgr process alone reads the private key and signs
+ * for the workers (patches/kore/0040); Kore allows TLS 1.2 and 1.3 only.
+ */
 static void
 main_bind(void)
 {
-	FILE	*fp;
-	char	 buf[256];
-	int	 len;
+	struct kore_buf	 buf;
+	FILE		*fp;
 
-	len = snprintf(buf, sizeof(buf),
-	    "server notls {\n\tbind %s %u\n\ttls no\n}\n",
-	    cfg.bind_host, cfg.bind_port);
-	if (len < 0 || (size_t)len >= sizeof(buf))
-		fatal("bind address too long");
-	if ((fp = fmemopen(buf, (size_t)len, "r")) == NULL)
+	kore_buf_init(&buf, 512);
+	kore_buf_appendf(&buf, "server listener {\n\tbind %s %u\n"
+	    "\ttls %s\n}\n", cfg.bind_host, cfg.bind_port,
+	    cfg.tls_cert != NULL ? "yes" : "no");
+	kore_buf_appendf(&buf, "domain * {\n\tattach listener\n");
+	if (cfg.tls_cert != NULL)
+		kore_buf_appendf(&buf, "\tcertfile %s\n\tcertkey %s\n",
+		    cfg.tls_cert, cfg.tls_key);
+	/* Every path enters the dispatcher (src/api/routes.c). */
+	kore_buf_appendf(&buf, "\troute ^/.*$ api_dispatch\n}\n");
+	if ((fp = fmemopen(buf.data, buf.offset, "r")) == NULL)
 		fatal("fmemopen: %s", errno_s);
 	kore_parse_config_file(fp);
 	(void)fclose(fp);
+	kore_buf_cleanup(&buf);
+
+	/*
+	 * Started as root with RUNAS or CHROOT: the keymgr keeps root and
+	 * the host's root directory (it is sandboxed by its own seccomp
+	 * filter), so the key file may be readable by root alone and is
+	 * never within the workers' reach.
+	 */
+	if (cfg.tls_cert != NULL && (cfg.runas != NULL ||
+	    cfg.chroot_dir != NULL)) {
+		keymgr_runas_user = kore_strdup("root");
+		keymgr_root_path = kore_strdup("/");
+	}
 }
 
 /*

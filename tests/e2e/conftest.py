@@ -44,11 +44,12 @@ BAD_SIGNS = re.compile(
     r"|LeakSanitizer|runtime error:|worker .* exited|hdlr .* has caused"
     r"|\(hdlr: .*\) gone")
 # Lines that match BAD_SIGNS in every healthy run: Kore's start-up notice
-# and its normal shutdown ("worker [wrk 1] exited"; a worker that dies
-# says "worker [wrk 1] (<pid>) exited with status <n>").
+# and its normal shutdown ("worker [wrk 1] exited", and "worker [keymgr]
+# exited" with TLS; a worker that dies says "worker [wrk 1] (<pid>)
+# exited with status <n>").
 BENIGN = re.compile(
     r"^\[parent\]: seccomp sandbox enabled$"
-    r"|^\[parent\]: worker \[wrk \d+\] exited$"
+    r"|^\[parent\]: worker \[(wrk \d+|keymgr)\] exited$"
     r"|seccomp filter '[^']*' dropped$")
 
 SAN_ENV = {

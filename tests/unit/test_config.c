@@ -49,7 +49,7 @@ static const char *env_keys[] = {
 	"RATE_LIMIT_TABLE", "TRUSTED_PROXIES", "METRICS_ALLOW",
 	"SHUTDOWN_GRACE_SECONDS", "HTTP_HEADER_TIMEOUT", "HTTP_BODY_TIMEOUT",
 	"HTTP_KEEPALIVE_TIME", "WEBSOCKET_TIMEOUT", "MAX_CONNECTIONS",
-	"RUNAS", "CHROOT",
+	"RUNAS", "CHROOT", "TLS_CERT_FILE", "TLS_KEY_FILE",
 };
 
 static const struct int_key int_keys[] = {
@@ -856,6 +856,64 @@ test_privsep_keys(void **state)
 	load_fail("invalid CHROOT: not a directory");
 }
 
+/*
+ * TLS_CERT_FILE and TLS_KEY_FILE: both or neither, readable files, kept
+ * as absolute paths.
+ */
+static void
+test_tls_keys(void **state)
+{
+	struct config	c;
+	char		dir[] = "/tmp/userapi-tls-XXXXXX", file[64], rel[160];
+	char		cwd[4096];
+	int		fd;
+
+	load_ok(&c);
+	assert_null(c.tls_cert);
+	assert_null(c.tls_key);
+	config_free(&c);
+
+	assert_non_null(mkdtemp(dir));
+	(void)snprintf(file, sizeof(file), "%s/cert.pem", dir);
+	assert_true((fd = open(file, O_WRONLY | O_CREAT, 0600)) >= 0);
+	(void)close(fd);
+
+	assert_int_equal(setenv("TLS_CERT_FILE", file, 1), 0);
+	load_fail("invalid TLS_KEY_FILE: required with TLS_CERT_FILE");
+	assert_int_equal(setenv("TLS_KEY_FILE", file, 1), 0);
+	load_ok(&c);
+	assert_string_equal(c.tls_cert, file);
+	assert_string_equal(c.tls_key, file);
+	config_free(&c);
+
+	/* A relative path becomes absolute. */
+	assert_non_null(getcwd(cwd, sizeof(cwd)));
+	assert_int_equal(chdir(dir), 0);
+	assert_int_equal(setenv("TLS_KEY_FILE", "./cert.pem", 1), 0);
+	load_ok(&c);
+	assert_string_equal(c.tls_key, file);
+	config_free(&c);
+	assert_int_equal(chdir(cwd), 0);
+
+	(void)snprintf(rel, sizeof(rel), "%s/none.pem", dir);
+	assert_int_equal(setenv("TLS_KEY_FILE", rel, 1), 0);
+	(void)snprintf(rel, sizeof(rel), "invalid TLS_KEY_FILE: %s/none.pem: "
+	    "No such file or directory", dir);
+	load_fail(rel);
+	assert_int_equal(setenv("TLS_KEY_FILE", dir, 1), 0);
+	(void)snprintf(rel, sizeof(rel), "invalid TLS_KEY_FILE: %s: "
+	    "not a file", dir);
+	load_fail(rel);
+	assert_int_equal(setenv("TLS_KEY_FILE", "/tmp/a\nb", 1), 0);
+	load_fail("invalid TLS_KEY_FILE: control character in the path");
+	assert_int_equal(unsetenv("TLS_CERT_FILE"), 0);
+	assert_int_equal(setenv("TLS_KEY_FILE", file, 1), 0);
+	load_fail("invalid TLS_CERT_FILE: required with TLS_KEY_FILE");
+
+	assert_int_equal(unlink(file), 0);
+	assert_int_equal(rmdir(dir), 0);
+}
+
 int
 main(void)
 {
@@ -877,6 +935,7 @@ main(void)
 		cmocka_unit_test_setup(test_free_after_failure, env_clear),
 		cmocka_unit_test_setup(test_ops_keys, env_clear),
 		cmocka_unit_test_setup(test_privsep_keys, env_clear),
+		cmocka_unit_test_setup(test_tls_keys, env_clear),
 	};
 
 	(void)env_clear(NULL);
