@@ -20,6 +20,7 @@
 #include "bg/bg.h"
 #include "config.h"
 #include "db/db.h"
+#include "http/reply.h"
 #include "jobs/runner.h"
 #include "json/user_json.h"
 #include "log.h"
@@ -233,6 +234,7 @@ kore_parent_configure(int argc, char **argv)
 	worker_rlimit_nofiles = worker_max_connections * 2 + 1024;
 	http_body_max = cfg.body_max * 2;
 	ws_parent_init();
+	reply_kore_setup();
 	main_bind();
 
 	log_info("userapi %s listening on %s:%u (%s) with %d workers",

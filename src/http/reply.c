@@ -53,7 +53,7 @@ reply_send(struct http_request *req, int status, const void *data, size_t len)
 	/*
 	 * Security headers on every answer. Everything but the static
 	 * assets (which say how long they may be cached) may carry a token
-	 * or user data: no-store. No HSTS: it belongs to a TLS listener.
+	 * or user data: no-store. HSTS: Kore adds it on a TLS listener.
 	 */
 	if (!reply_has_header(req, "x-content-type-options"))
 		http_response_header(req, "x-content-type-options", "nosniff");
@@ -70,6 +70,15 @@ reply_send(struct http_request *req, int status, const void *data, size_t len)
 	    req->method == HTTP_METHOD_HEAD ? 0 : len, usec, ctx->rid);
 	if (dispatch_hooks.sent != NULL)
 		dispatch_hooks.sent(ctx->route, status, usec);
+}
+
+void
+reply_kore_setup(void)
+{
+	http_error_headers = "x-content-type-options: nosniff\r\n"
+	    "referrer-policy: no-referrer\r\n"
+	    "cache-control: no-store\r\n";
+	http_error_json = 1;
 }
 
 /* 1 when the answer already has header name (lower case), else 0. */

@@ -33,4 +33,12 @@ void	reply_too_many(struct http_request *, int retry_after,
 
 const char *reply_method_name(int);
 
+/*
+ * In the parent, before the workers start: the answers Kore makes itself
+ * (a request refused before any handler: 400, 408, 411, 413, 414, 431,
+ * 505) carry the same security headers and a JSON body
+ * {"detail": "<reason phrase>"} (patches/kore/0041).
+ */
+void	reply_kore_setup(void);
+
 #endif

@@ -21,8 +21,8 @@ components/responses: an unknown path is NotFound (404); a known path with
 a method it does not list is MethodNotAllowed (405), whose Allow header
 must list exactly the methods the document has for that path; and Kore's
 own protocol errors (ProtocolError: 400, 408, 411, 413, 414, 431, 505), which
-have empty bodies (the service's own errors never do), may answer any
-request.
+have Kore's reason phrase as detail and no X-Request-ID (the service's own
+errors always have one), may answer any request.
 
 Works with python3-jsonschema 4.10 (Debian bookworm) and later: $refs are
 resolved here, so the validators never need a resolver.
@@ -40,8 +40,18 @@ DOC_PATH = REPO / "assets" / "openapi.json"
 
 METHODS = ("get", "put", "post", "delete", "options", "head", "patch",
            "trace")
-# Kore's own answers, before any route (components/responses/ProtocolError).
-PROTOCOL_STATUSES = (400, 408, 411, 413, 414, 431, 505)
+# Kore's own answers, before any route (components/responses/ProtocolError):
+# the detail of each (Kore's reason phrase, patches/kore/0041).
+PROTOCOL_DETAILS = {
+    400: "Bad Request",
+    408: "Request Time-out",
+    411: "Length Required",
+    413: "Request Entity Too Large",
+    414: "Request-URI Too Large",
+    431: "Request Header Fields Too Large",
+    505: "HTTP Version not supported",
+}
+PROTOCOL_STATUSES = tuple(PROTOCOL_DETAILS)
 
 
 class Mismatch(AssertionError):
@@ -192,8 +202,10 @@ class Document:
         hdrs = {k.lower(): v for k, v in (headers or {}).items()}
         template = self.template_for(path)
 
-        # The service's own errors always have a JSON body.
-        if status in PROTOCOL_STATUSES and body is None and not text:
+        # Kore's own: its reason phrase, and no X-Request-ID (the
+        # service's own answers always carry one).
+        if status in PROTOCOL_STATUSES and "x-request-id" not in hdrs and \
+                body == {"detail": PROTOCOL_DETAILS[status]}:
             response = self.resolve(
                 self.doc["components"]["responses"]["ProtocolError"])
             self._check_body(method, response, body, text, hdrs, headers,

@@ -60,6 +60,66 @@ def test_security_headers_on_pages_keep_csp(base_url):
     _common_headers(r)
 
 
+# Requests Kore refuses itself, before any handler (patches/kore/0041):
+# (request bytes, status, detail).
+KORE_REFUSED = [
+    pytest.param(b"GET /healthz HTTP/1.1\r\nHost: h\r\nContent-Length: 1\r\n"
+                 b"Content-Length: 2\r\n\r\n", 400, "Bad Request",
+                 id="400-two-lengths"),
+    pytest.param(b"FOO /healthz HTTP/1.1\r\nHost: h\r\n\r\n", 400,
+                 "Bad Request", id="400-unknown-method"),
+    pytest.param(b"POST /users HTTP/1.1\r\nHost: h\r\n\r\n", 411,
+                 "Length Required", id="411"),
+    pytest.param(b"POST /users HTTP/1.1\r\nHost: h\r\nContent-Length: "
+                 b"67108864\r\n\r\n", 413, "Request Entity Too Large",
+                 id="413"),
+    pytest.param(b"GET /" + b"a" * 2100 + b" HTTP/1.1\r\nHost: h\r\n\r\n",
+                 414, "Request-URI Too Large", id="414"),
+    pytest.param(b"GET /healthz HTTP/1.1\r\nHost: h\r\n" +
+                 b"".join(b"X-H%d: v\r\n" % i for i in range(30)) + b"\r\n",
+                 431, "Request Header Fields Too Large", id="431"),
+    pytest.param(b"GET /healthz HTTP/2.0\r\nHost: h\r\n\r\n", 505,
+                 "HTTP Version not supported", id="505"),
+]
+
+
+@pytest.mark.parametrize("data,status,detail", KORE_REFUSED)
+def test_kore_own_answers_carry_security_headers(main_service, data, status,
+                                                 detail):
+    """The same headers as the service's own answers, the spec's error
+    shape, no HSTS on plain HTTP, and the connection closes."""
+    with socket.create_connection(("127.0.0.1", main_service.port),
+                                  timeout=10) as s:
+        s.sendall(data)
+        raw = b""
+        while True:
+            try:
+                chunk = s.recv(65536)
+            except ConnectionResetError:
+                break
+            if not chunk:
+                break
+            raw += chunk
+    head, _, body = raw.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    assert lines[0].split(" ", 2)[1] == str(status), lines[0]
+    h = {}
+    for line in lines[1:]:
+        k, v = line.split(":", 1)
+        assert k.lower() not in h, "header twice: %s" % k
+        h[k.lower()] = v.strip()
+    assert h.get("x-content-type-options") == "nosniff", h
+    assert h.get("referrer-policy") == "no-referrer", h
+    assert h.get("cache-control") == "no-store", h
+    assert h.get("content-type") == "application/json; charset=utf-8", h
+    assert "strict-transport-security" not in h, h
+    assert h.get("connection") == "close", h
+    assert int(h["content-length"]) == len(body)
+    assert json.loads(body) == {"detail": detail}
+    assert requests.get(main_service.url + "/healthz",
+                        timeout=5).status_code == 200
+
+
 # --- rate limits ------------------------------------------------------------
 
 def _limited(r, cls, q, w):

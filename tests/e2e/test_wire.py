@@ -321,14 +321,34 @@ def test_connection_close_stops_the_pipeline(same_worker):
 
 # --- framing: Content-Length and friends -------------------------------------------
 
+# Kore's own answers (patches/kore/0041): JSON with its reason phrase and
+# the security headers of every answer.
+KORE_DETAIL = {400: "Bad Request", 408: "Request Time-out",
+               411: "Length Required", 413: "Request Entity Too Large",
+               414: "Request-URI Too Large",
+               431: "Request Header Fields Too Large",
+               505: "HTTP Version not supported"}
+
+
+def kore_answer(st, h, body, status):
+    """Check one of Kore's own answers."""
+    assert st == status, (st, h, body)
+    assert json.loads(body) == {"detail": KORE_DETAIL[status]}, body
+    assert h["content-type"] == "application/json; charset=utf-8", h
+    assert h["x-content-type-options"] == "nosniff", h
+    assert h["referrer-policy"] == "no-referrer", h
+    assert h["cache-control"] == "no-store", h
+    assert "strict-transport-security" not in h, h
+    assert h["connection"] == "close", h
+
+
 def refused(svc, data, status=400):
-    """Kore answers status with an empty body and closes."""
+    """Kore answers status itself (kore_answer) and closes."""
     with connect(svc) as s:
         s.sendall(data)
         rd = Reader(s)
         st, h, body = rd.response()
-        assert (st, body) == (status, b""), (st, h, body)
-        assert h["connection"] == "close"
+        kore_answer(st, h, body, status)
         assert rd.eof()
 
 
@@ -445,7 +465,7 @@ def test_headers_far_over_the_buffer_get_431(same_worker):
             pass
         rd = Reader(s)
         st, h, body = rd.response()
-        assert (st, body) == (431, b"")
+        kore_answer(st, h, body, 431)
 
 
 def lines_get(n, rid):
@@ -496,7 +516,7 @@ def test_unfinished_headers_get_408(same_worker):
         s.sendall(b"GET /healthz HTTP/1.1\r\nHost: wire\r\n")
         rd = Reader(s)
         st, h, body = rd.response(20)
-        assert (st, body, h["connection"]) == (408, b"", "close")
+        kore_answer(st, h, body, 408)
         assert rd.eof()
 
 
