@@ -15,6 +15,7 @@ import socket
 import ssl
 import subprocess
 import tempfile
+import time
 from pathlib import Path
 
 import pytest
@@ -214,6 +215,41 @@ def test_kore_own_answer_over_tls_carries_hsts(tls):
     head = data.partition(b"\r\n\r\n")[0].decode().lower()
     assert head.startswith("http/1.1 400 "), head
     assert "strict-transport-security: " + HSTS.lower() in head, head
+
+
+def test_websocket_over_tls(tls):
+    """wss://: the upgrade and a broadcast that comes back."""
+    import asyncio
+    import json
+
+    import websockets
+
+    token = tls.login(ADMIN_EMAIL, ADMIN_PASSWORD)
+
+    async def go():
+        deadline = time.monotonic() + 15
+        while True:		# 503 until the instance's bus is connected
+            try:
+                ws = await websockets.connect(
+                    tls.url.replace("https:", "wss:") + "/ws",
+                    ssl=client_ctx(tls), open_timeout=10,
+                    extra_headers={"Authorization": "Bearer " + token})
+                break
+            except websockets.InvalidStatusCode as e:
+                if e.status_code != 503 or time.monotonic() > deadline:
+                    raise
+                await asyncio.sleep(0.2)
+        try:
+            await ws.send("over tls")
+            while True:
+                m = json.loads(await asyncio.wait_for(ws.recv(), 10))
+                if m.get("type") == "message":
+                    return m
+        finally:
+            await ws.close()
+
+    m = asyncio.run(asyncio.wait_for(go(), 60))
+    assert (m["text"], m["from"]) == ("over tls", ADMIN_EMAIL), m
 
 
 # --- the private key stays in the keymgr -----------------------------------------------
