@@ -232,3 +232,89 @@ def test_pipelined_heads_and_gets(main_service, auth):
         assert c.buf == b""
     finally:
         c.close()
+
+
+# --- HTTP/1.0 without Host -----------------------------------------------------
+
+def raw(svc, data):
+    """Everything the service answers to data before it closes."""
+    with connect(svc) as s:
+        s.sendall(data)
+        out = b""
+        deadline = time.monotonic() + TIMEOUT
+        while True:
+            s.settimeout(max(0.01, deadline - time.monotonic()))
+            try:
+                chunk = s.recv(65536)
+            except ConnectionResetError:
+                break
+            if not chunk:
+                break
+            out += chunk
+    return out
+
+
+def split(out):
+    head, body = out.split(b"\r\n\r\n", 1)
+    lines = head.decode("latin-1").split("\r\n")
+    headers = {}
+    for line in lines[1:]:
+        k, v = line.split(":", 1)
+        headers[k.strip().lower()] = v.strip()
+    return lines[0], headers, body
+
+
+def test_http10_without_host_is_served(main_service, auth, user_factory):
+    """HTTP/1.0 does not require Host (RFC 9112 3.2 asks it of 1.1):
+    such requests are answered as with one, on every kind of route."""
+    line, h, body = split(raw(main_service, b"GET /healthz HTTP/1.0\r\n\r\n"))
+    assert line == "HTTP/1.0 200 OK", line
+    assert body == b'{"status":"ok"}'
+    assert h["connection"] == "close"
+    line, h, body = split(raw(main_service, (
+        b"GET /users/me HTTP/1.0\r\nAuthorization: %s\r\n\r\n"
+        % auth["Authorization"].encode())))
+    assert line == "HTTP/1.0 200 OK", line
+    assert b'"email":' in body and int(h["content-length"]) == len(body)
+    line, h, body = split(raw(main_service,
+                              b"HEAD /openapi.json HTTP/1.0\r\n\r\n"))
+    assert line == "HTTP/1.0 200 OK" and body == b"", line
+    assert int(h["content-length"]) > 1000
+    data = b'{"name": "Ten", "email": "ten-%s@example.com"}' % (
+        str(time.monotonic_ns()).encode())
+    line, h, body = split(raw(main_service, (
+        b"POST /users HTTP/1.0\r\nContent-Type: application/json\r\n"
+        b"Content-Length: %d\r\n\r\n%s" % (len(data), data))))
+    assert line == "HTTP/1.0 201 Created", (line, body)
+    assert h["location"].startswith("/users/")
+    line, _, body = split(raw(main_service, b"GET /nope HTTP/1.0\r\n\r\n"))
+    assert line.startswith("HTTP/1.0 404 ") and b"Not Found" in body
+
+
+def test_http10_with_host_still_fine(main_service):
+    line, _, body = split(raw(main_service,
+                              b"GET /healthz HTTP/1.0\r\nHost: x\r\n\r\n"))
+    assert line == "HTTP/1.0 200 OK" and body == b'{"status":"ok"}'
+
+
+def test_http11_without_host_is_400(main_service):
+    out = raw(main_service, b"GET /healthz HTTP/1.1\r\n\r\n")
+    assert out.startswith(b"HTTP/1.1 400 "), out
+    out = raw(main_service,
+              b"GET /healthz HTTP/1.1\r\nConnection: close\r\n\r\n")
+    assert out.startswith(b"HTTP/1.1 400 "), out
+
+
+@pytest.mark.parametrize("version", [b"HTTP/1.0", b"HTTP/1.1"])
+def test_two_hosts_are_400_in_any_version(main_service, version):
+    out = raw(main_service, b"GET /healthz %s\r\nHost: a\r\nHost: a\r\n\r\n"
+              % version)
+    assert out.startswith(b"HTTP/1.1 400 "), out
+    assert b'"status":"ok"' not in out
+
+
+def test_service_still_answers_after_them(main_service, conn):
+    for data in (b"GET /healthz HTTP/1.0\r\n\r\n",
+                 b"GET /healthz HTTP/1.1\r\n\r\n"):
+        raw(main_service, data)
+    follow_up(conn)
