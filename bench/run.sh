@@ -188,9 +188,9 @@ cleanup() {
 check_tools() {
 	local t v
 
-	for t in wrk curl "$PGBIN/pgbench" "$PGBIN/psql" "$PYTHON"; do
+	for t in wrk curl strace "$PGBIN/pgbench" "$PGBIN/psql" "$PYTHON"; do
 		command -v "$t" >/dev/null ||
-		    die "$t not found (make deps-bench installs wrk, curl, postgresql-15, python3)"
+		    die "$t not found (make deps-bench installs wrk, curl, strace, postgresql-15, python3)"
 	done
 	[[ $DURATION =~ ^[1-9][0-9]*$ ]] || die "invalid BENCH_DURATION: $DURATION"
 	[[ $CONNS =~ ^[1-9][0-9]*$ ]] || die "invalid BENCH_CONNECTIONS: $CONNS"
@@ -432,6 +432,32 @@ run_wrk() {
 	c_pg_us=$(per_request "$((p1 - p0))" "$w_n")
 }
 
+# A short wrk run on $1 (GET /users/{id}) with strace counting the
+# workers' system calls: a measure a busy machine does not skew. Sets
+# sc_total (calls per request) and sc_send (send/sendto per request:
+# the answer, plus the writes to PostgreSQL).
+run_strace() {
+	local path=$1 out=$tmp/wrk-strace.out p pids=() st_pid
+
+	for p in $(ps -o pid= --ppid "$svc_pid"); do
+		pids+=(-p "$p")
+	done
+	strace -c -f -o "$tmp/strace.out" "${pids[@]}" 2>/dev/null &
+	st_pid=$!
+	sleep 1
+	BENCH_PATH=$path BENCH_IDS=$tmp/ids BENCH_TOKEN=$token \
+	    wrk -t2 -c"$CONNS" -d4s -s "$TOP/bench/wrk.lua" \
+	    "$url" >"$out" 2>&1 || die "wrk failed under strace: $(tail -n 3 "$out")"
+	kill -INT "$st_pid"
+	wait "$st_pid" || true
+	wrk_read "$out" "$path"
+	# strace -c: "% time, seconds, usecs/call, calls, [errors,] syscall".
+	sc_total=$(awk -v n="$w_n" '$NF == "total" { printf "%.2f", $4 / n }' \
+	    "$tmp/strace.out")
+	sc_send=$(awk -v n="$w_n" '$NF == "sendto" || $NF == "send" {
+		s += $4 } END { printf "%.2f", s / n }' "$tmp/strace.out")
+}
+
 # Microseconds of CPU per request: ticks $1 over $2 requests.
 per_request() {
 	awk -v t="$1" -v n="$2" -v hz="$(getconf CLK_TCK)" 'BEGIN {
@@ -566,14 +592,17 @@ target() {
 }
 
 # A row of the table: name, req/s, p50 us, p99 us, errors, CPU us per
-# request of the service ("-" for none) and of PostgreSQL.
+# request of the service ("-" for none) and of PostgreSQL; the total
+# also as a ratio to PostgreSQL's CPU per pgbench transaction, which
+# carries over from one machine (and one load) to another better than µs.
 row() {
 	awk -v name="$1" -v rps="$2" -v p50="$3" -v p99="$4" -v err="$5" \
-	    -v svc="$6" -v pg="$7" -v base="$p_rps" 'BEGIN {
+	    -v svc="$6" -v pg="$7" -v base="$p_rps" -v base_pg="$p_pg_us" \
+	    'BEGIN {
 		total = (svc == "-") ? pg : svc + pg
-		printf "| %s | %d | %.2f | %.2f | %d | %.2f | %s | %.1f | %.1f |\n",
+		printf "| %s | %d | %.2f | %.2f | %d | %.2f | %s | %.1f | %.1f | %.2f |\n",
 		    name, rps, p50 / 1000, p99 / 1000, err, rps / base, svc,
-		    pg, total
+		    pg, total, total / base_pg
 	}'
 }
 
@@ -635,6 +664,8 @@ say "wrk -t2 -c$CONNS -d${DURATION}s GET /users?limit=10"
 run_wrk "/users?limit=10"
 l_rps=$w_rps l_p50=$w_p50 l_p99=$w_p99 l_err=$w_err
 l_svc=$c_svc_us l_pg=$c_pg_us
+say "wrk -t2 -c$CONNS -d4s GET /users/{id} under strace -c"
+run_strace "/users/{id}"
 say "pgbench -M prepared -c 16 -j 2 -T $DURATION"
 run_pgbench
 load_after=$(cut -d ' ' -f 1-3 /proc/loadavg)
@@ -649,8 +680,8 @@ run_token
 echo
 echo "userapi bench: $USERS users, wrk -t2 -c$CONNS -d${DURATION}s, WORKERS=2, $(nproc) CPUs, $(date -u +%Y-%m-%d)"
 echo
-echo "| endpoint | req/s | p50 ms | p99 ms | errors | ratio to pgbench | service CPU µs/req | PostgreSQL CPU µs/req | total CPU µs/req |"
-echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
+echo "| endpoint | req/s | p50 ms | p99 ms | errors | ratio to pgbench | service CPU µs/req | PostgreSQL CPU µs/req | total CPU µs/req | total CPU / pgbench's |"
+echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 row "GET /users/{id}, bearer token" "$g_rps" "$g_p50" "$g_p99" "$g_err" \
     "$g_svc" "$g_pg"
 row "GET /users?limit=10, bearer token" "$l_rps" "$l_p50" "$l_p99" "$l_err" \
@@ -660,6 +691,7 @@ row "pgbench, the same SELECT (-M prepared -c 16 -j 2)" "$p_rps" "$p_p50" \
 echo
 echo "service PSS max (all its processes): $(( (pss_max + 1023) / 1024 )) MiB; RSS max: $(( (rss_max + 1023) / 1024 )) MiB"
 echo "GET /users/{id} requests per worker: ${spread:-unknown}"
+echo "system calls of the workers per GET /users/{id} (strace -c, 4 s, its own run): $sc_total; of them send/sendto: $sc_send (the answer, plus the writes to PostgreSQL)"
 echo "load average (1, 5, 15 min) before the GET runs: $load_before; after pgbench: $load_after"
 g_ratio=$(awk -v r="$g_rps" -v b="$p_rps" 'BEGIN { printf "%.2f", r / b }')
 g_cpu=$(awk -v a="$g_svc" -v b="$g_pg" 'BEGIN { printf "%.1f", a + b }')

@@ -43,6 +43,7 @@ FROM (SELECT 1) AS one
 LEFT JOIN ins i ON true;
 
 -- name: job_get
+-- read-only
 -- GET /jobs/{id}: admin or the user the job belongs to. $1 caller, $2
 -- token version, $3 job id.
 WITH caller AS (
@@ -59,6 +60,7 @@ LEFT JOIN jobs j ON j.id = $3::uuid
     AND EXISTS (SELECT 1 FROM caller c WHERE c.is_admin OR c.id = j.user_id);
 
 -- name: job_list
+-- read-only
 -- GET /jobs: admins only, newest first. $1 caller, $2 token version,
 -- $3 status (NULL: all), $4 skip, $5 limit.
 WITH caller AS (
@@ -204,6 +206,7 @@ WITH old AS (
 SELECT count(*) AS n FROM old;
 
 -- name: job_count
+-- read-only
 -- /metrics: jobs by status, in this order.
 SELECT s.status,
     (SELECT count(*) FROM jobs j WHERE j.status = s.status) AS n

@@ -24,6 +24,11 @@
 -- ahead when the row's version is any of them. A user that does not exist
 -- or that the caller may not see is missing whatever the If-Match.
 --
+-- "-- read-only" marks a statement that changes nothing: the db layer
+-- lets such statements share a pipeline sync point (one implicit
+-- transaction), and refuses to start if a marked one says INSERT,
+-- UPDATE, pg_notify and the like (src/db/db.c).
+--
 -- Costs below are EXPLAIN (ANALYZE, BUFFERS) on 10,000 users, warm cache,
 -- PostgreSQL 15: "probes" are index descents, "buffers" shared hits.
 
@@ -41,6 +46,7 @@ RETURNING 'ok' AS outcome, id, name, email, age, is_active, is_admin,
     version;
 
 -- name: user_me
+-- read-only
 -- The caller itself. $1 caller, $2 token version.
 -- Cost: one primary-key probe, 3 buffers (2 index, 1 heap); no row: 401.
 SELECT 'ok' AS outcome, id, name, email, age, is_active, is_admin,
@@ -51,6 +57,7 @@ FROM users
 WHERE id = $1::uuid AND is_active AND token_version = $2::int8;
 
 -- name: user_get
+-- read-only
 -- $1 caller, $2 token version, $3 user id.
 -- Cost: two primary-key probes (nested loop: the caller, then the user),
 -- 6 buffers; no row: 401; a row without id: 404.
@@ -64,6 +71,7 @@ LEFT JOIN users u ON u.id = $3::uuid AND (c.is_admin OR c.id = u.id)
 WHERE c.id = $1::uuid AND c.is_active AND c.token_version = $2::int8;
 
 -- name: user_list
+-- read-only
 -- Admins only. $1 caller, $2 token version, $3 skip, $4 limit.
 -- Cost: the caller's probe (3 buffers), then for an admin an index scan
 -- of users_created_at_id for skip + limit entries: limit 10 read 6
@@ -87,6 +95,7 @@ LEFT JOIN LATERAL (
 WHERE c.id = $1::uuid AND c.is_active AND c.token_version = $2::int8;
 
 -- name: user_list_email
+-- read-only
 -- user_list with the email filter: $1 caller, $2 token version, $3 skip,
 -- $4 limit, $5 email. A statement of its own, so that the prepared
 -- (generic) plan probes users_email_key instead of filtering a scan of

@@ -4,6 +4,7 @@
 -- in the same statement as for the users API (sql/users.sql).
 
 -- name: ws_auth
+-- read-only
 -- The upgrade: the caller's e-mail when its token is still current.
 SELECT email FROM users
 WHERE id = $1::uuid AND is_active AND token_version = $2::int8;
@@ -43,6 +44,7 @@ SELECT id, pg_notify('ws', CASE WHEN octet_length(msg) <= $4::int4
 FROM ins;
 
 -- name: ws_since
+-- read-only
 -- The kept messages after id $1, at most $2 of them, in order, and
 -- whether some after $1 were pruned already (reset). At least one row:
 -- id and msg are NULL when there is nothing after $1.
@@ -57,10 +59,12 @@ LEFT JOIN LATERAL (
 ORDER BY m.id;
 
 -- name: ws_fetch
+-- read-only
 -- One message, when its NOTIFY carried only the id.
 SELECT msg FROM ws_messages WHERE id = $1::int8;
 
 -- name: ws_tail
+-- read-only
 -- The newest id there is (kept or pruned): where a worker starts.
 SELECT greatest((SELECT max(id) FROM ws_messages),
     (SELECT pruned_upto FROM ws_state), 0);
@@ -85,6 +89,7 @@ UPDATE ws_state SET pruned_upto = greatest(pruned_upto,
 WHERE EXISTS (SELECT 1 FROM del);
 
 -- name: ws_revalidate
+-- read-only
 -- Of the (user, token version) pairs connected, those no longer valid:
 -- the user is gone or inactive, or its tokens were retired.
 SELECT t.id, t.tv

@@ -11,14 +11,20 @@
  * - every statement of sql/ is prepared once per connection; a failed
  *   prepare (say, migrations not applied yet) makes the connection unusable
  * - queries wait in one bounded FIFO; once per loop turn the waiting ones
- *   are handed to the connections with the fewest queries in flight, and
- *   a connection that has read its results takes more at once; each
- *   connection is flushed once per hand-out (libpq 15 still writes at
- *   every sync point: PQpipelineSync flushes)
+ *   are handed out as one batch: to the connection with the most room,
+ *   then, when it is full, to the next; a connection that has read its
+ *   results takes more at once
  * - with a pipeline depth above 1 a connection is in libpq's pipeline mode
- *   and holds up to that many queries in flight; each query is followed by
- *   its own sync point, so it runs in its own implicit transaction and a
- *   failure aborts nothing but itself. Results come back in order and are
+ *   and holds up to that many queries in flight. A sync point (the end of
+ *   an implicit transaction) follows every statement that may write, and
+ *   the end of each batch; read-only statements (marked "-- read-only" in
+ *   sql/, checked when loaded) share one. So a batch of reads goes out in
+ *   one write (libpq 15's PQpipelineSync flushes, and only it does), and
+ *   PostgreSQL answers it in one. A failure aborts only the statements
+ *   after it up to the next sync point: reads that never ran, which go
+ *   back to the head of the queue and are sent again; a write never
+ *   shares its transaction with a statement after it, so a reported
+ *   success is never rolled back. Results come back in order and are
  *   matched to the queries of the connection's in-flight list. With depth
  *   1 a connection runs one query at a time without pipeline mode.
  * - a query is finished when PQgetResult has returned NULL for it; only
@@ -44,6 +50,7 @@
 #include <sys/epoll.h>
 #include <sys/queue.h>
 
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -90,6 +97,7 @@ struct db_query {
 	int			 cancelled;
 	enum db_query_where	 where;
 	enum db_status		 deferred;	/* DB_Q_DEFERRED: its status */
+	int			 sync_after;	/* a sync point follows it */
 	u_int64_t		 deadline;
 	struct db_conn		*conn;		/* DB_Q_RUNNING */
 };
@@ -109,6 +117,7 @@ struct db_conn {
 	struct db_query_list	 inflight;	/* sent, oldest first */
 	int			 ninflight;
 	int			 sync_due;	/* next result: a sync point */
+	struct db_query		*unsynced;	/* last sent, no sync after it */
 	PGresult		*res;		/* the head query's result */
 	int			 listen_sent;	/* LISTEN command running */
 	u_int64_t		 since;		/* state entered */
@@ -120,6 +129,7 @@ struct db_conn {
 struct db_statement {
 	char	*name;
 	char	*sql;
+	int	 readonly;	/* "-- read-only": may share a sync point */
 };
 
 /* A db_listen subscriber and how far its LISTEN has got. */
@@ -145,6 +155,10 @@ static void	db_conn_prepare_next(struct db_conn *);
 static void	db_conn_prepared(struct db_conn *);
 static void	db_conn_read(struct db_conn *);
 static int	db_conn_send(struct db_conn *, struct db_query *);
+static int	db_conn_sync(struct db_conn *);
+static void	db_conn_end_batch(struct db_conn *);
+static void	db_requeue(struct db_query *, struct db_query **);
+static int	db_stmt_readonly(const char *, const char *);
 static void	db_conn_fill(struct db_conn *);
 static int	db_conn_room(struct db_conn *);
 static void	db_conn_watch(struct db_conn *, int);
@@ -229,9 +243,67 @@ db_statements_add(const char *text)
 		    (statements[nstatements].sql =
 		    strndup(body, (size_t)(next - body))) == NULL)
 			abort();
+		statements[nstatements].readonly = db_stmt_readonly(name,
+		    statements[nstatements].sql);
 		nstatements++;
 		p = next;
 	}
+}
+
+/*
+ * 1 when a comment line of the statement says "-- read-only". Such a
+ * statement may share its implicit transaction with the statements
+ * around it, so it must not change anything: outside its comments its
+ * words must not include one that writes, locks or notifies (fatal
+ * otherwise). The list errs on the safe side; a false alarm only asks
+ * for the mark to be removed.
+ */
+static int
+db_stmt_readonly(const char *name, const char *sql)
+{
+	static const char	*writes[] = { "insert", "update", "delete",
+				    "merge", "truncate", "into", "copy", "call",
+				    "do", "lock", "share", "pg_notify",
+				    "nextval", "setval", "set_config", NULL };
+	const char		*p, *w;
+	size_t			 len;
+	int			 i, marked;
+	char			 word[32], found[32];
+
+	marked = 0;
+	found[0] = '\0';
+	for (p = sql; *p != '\0'; ) {
+		if (p[0] == '-' && p[1] == '-') {
+			len = strcspn(p, "\n");
+			if (len >= 12 && !strncmp(p, "-- read-only", 12) &&
+			    (len == 12 || p[12] == ' ' || p[12] == '\r'))
+				marked = 1;
+			p += len;
+			continue;
+		}
+		if (!isalpha((unsigned char)*p) && *p != '_') {
+			p++;
+			continue;
+		}
+		w = p;
+		while (isalnum((unsigned char)*p) || *p == '_')
+			p++;
+		len = (size_t)(p - w);
+		if (len >= sizeof(word) || found[0] != '\0')
+			continue;
+		for (i = 0; i < (int)len; i++)
+			word[i] = (char)tolower((unsigned char)w[i]);
+		word[len] = '\0';
+		for (i = 0; writes[i] != NULL; i++) {
+			if (!strcmp(word, writes[i]))
+				break;
+		}
+		if (writes[i] != NULL || !strncmp(word, "pg_advisory", 11))
+			(void)kore_strlcpy(found, word, sizeof(found));
+	}
+	if (marked && found[0] != '\0')
+		fatal("sql: %s is marked read-only but says %s", name, found);
+	return (marked);
 }
 
 int
@@ -534,14 +606,16 @@ db_conn_room(struct db_conn *c)
 }
 
 /*
- * Hand waiting queries out, each to the ready connection with the most
- * room, then flush every connection that got one.
+ * Hand the waiting queries out as one batch: to the ready connection
+ * with the most room until it is full, then to the next, so that a turn
+ * costs one write (and PostgreSQL one read and one answer) per
+ * connection it used. Then end each batch with its sync point.
  */
 static void
 db_dispatch(void)
 {
 	struct db_query		*q;
-	struct db_conn		*c, *best;
+	struct db_conn		*c, *cur;
 	int			 i, room, best_room, *sent;
 	static int		*dirty;
 
@@ -552,39 +626,43 @@ db_dispatch(void)
 		abort();
 	sent = dirty;
 
+	cur = NULL;
 	while ((q = TAILQ_FIRST(&waitq)) != NULL) {
-		best = NULL;
-		best_room = 0;
-		for (i = 0; i < nconns; i++) {
-			room = db_conn_room(&conns[i]);
-			if (room > best_room) {
-				best = &conns[i];
-				best_room = room;
+		if (cur == NULL || db_conn_room(cur) == 0) {
+			cur = NULL;
+			best_room = 0;
+			for (i = 0; i < nconns; i++) {
+				room = db_conn_room(&conns[i]);
+				if (room > best_room) {
+					cur = &conns[i];
+					best_room = room;
+				}
 			}
+			if (cur == NULL)
+				break;
 		}
-		if (best == NULL)
-			break;
 		TAILQ_REMOVE(&waitq, q, list);
 		nwaiting--;
 		q->where = DB_Q_NONE;
-		if (db_conn_send(best, q) == -1) {
-			sent[best->id] = 0;
-			db_conn_fail(best, PQerrorMessage(best->pg),
+		if (db_conn_send(cur, q) == -1) {
+			sent[cur->id] = 0;
+			db_conn_fail(cur, PQerrorMessage(cur->pg),
 			    DB_UNAVAILABLE);
+			cur = NULL;
 			continue;
 		}
-		sent[best->id] = 1;
+		sent[cur->id] = 1;
 	}
 
 	for (i = 0; i < nconns; i++) {
 		c = &conns[i];
 		if (sent[i] && c->state == DB_CONN_READY)
-			(void)db_conn_flush(c);
+			db_conn_end_batch(c);
 		sent[i] = 0;
 	}
 }
 
-/* c has room again: give it waiting queries, then flush once. */
+/* c has room again: give it waiting queries as one batch. */
 static void
 db_conn_fill(struct db_conn *c)
 {
@@ -603,13 +681,26 @@ db_conn_fill(struct db_conn *c)
 		n++;
 	}
 	if (n > 0)
-		(void)db_conn_flush(c);
+		db_conn_end_batch(c);
+}
+
+/* The batch handed to c is complete: its sync point, then one flush. */
+static void
+db_conn_end_batch(struct db_conn *c)
+{
+	if (db_conn_sync(c) == -1) {
+		db_conn_fail(c, PQerrorMessage(c->pg), DB_UNAVAILABLE);
+		return;
+	}
+	(void)db_conn_flush(c);
 }
 
 /*
- * Put q on c's in-flight list and hand it to libpq (with its sync point
- * in pipeline mode). Nothing is flushed here. -1 when libpq refused: the
- * caller fails the connection, which completes q on a later turn.
+ * Put q on c's in-flight list and hand it to libpq; in pipeline mode a
+ * statement that may write gets its sync point (which flushes) at once,
+ * a read-only one waits for the batch's (db_conn_sync). -1 when libpq
+ * refused: the caller fails the connection, which completes q on a
+ * later turn.
  */
 static int
 db_conn_send(struct db_conn *c, struct db_query *q)
@@ -628,12 +719,33 @@ db_conn_send(struct db_conn *c, struct db_query *q)
 	q->where = DB_Q_RUNNING;
 	q->conn = c;
 
+	q->sync_after = 0;
+
 	(void)snprintf(name, sizeof(name), "s%d", q->stmt);
 	if (!PQsendQueryPrepared(c->pg, name, q->nparams,
 	    (const char * const *)q->params, NULL, NULL, 0))
 		return (-1);
-	/* libpq 15's PQpipelineSync also flushes (17 has one that does not). */
-	if (depth > 1 && !PQpipelineSync(c->pg))
+	if (depth == 1)
+		return (0);
+	c->unsynced = q;
+	if (!statements[q->stmt].readonly)
+		return (db_conn_sync(c));
+	return (0);
+}
+
+/*
+ * End c's open implicit transaction, if any, with a sync point. libpq
+ * 15's PQpipelineSync also flushes (17 has one that does not). -1 when
+ * libpq refused: the caller fails the connection.
+ */
+static int
+db_conn_sync(struct db_conn *c)
+{
+	if (c->unsynced == NULL)
+		return (0);
+	c->unsynced->sync_after = 1;
+	c->unsynced = NULL;
+	if (!PQpipelineSync(c->pg))
 		return (-1);
 	return (0);
 }
@@ -656,6 +768,7 @@ db_conn_start(struct db_conn *c)
 	c->since = kore_time_ms();
 	c->state = DB_CONN_CONNECTING;
 	c->sync_due = 0;
+	c->unsynced = NULL;
 	c->flushing = 0;
 	c->listen_sent = 0;
 
@@ -750,6 +863,7 @@ db_conn_fail(struct db_conn *c, const char *why, enum db_status st)
 	}
 	c->ninflight = 0;
 	c->sync_due = 0;
+	c->unsynced = NULL;
 	c->state = DB_CONN_DOWN;
 	c->flushing = 0;
 	c->listen_sent = 0;
@@ -927,9 +1041,10 @@ static void
 db_conn_read(struct db_conn *c)
 {
 	PGresult		*res;
-	struct db_query		*q;
+	struct db_query		*q, *requeued;
 	char			 msg[320];
 
+	requeued = NULL;
 	if (!PQconsumeInput(c->pg)) {
 		db_conn_fail(c, PQerrorMessage(c->pg), DB_UNAVAILABLE);
 		return;
@@ -1014,11 +1129,22 @@ db_conn_read(struct db_conn *c)
 
 		/* NULL: the head query is finished. */
 		q = TAILQ_FIRST(&c->inflight);
+		if (q == c->unsynced)
+			fatal("db_conn_read: a result before its sync point");
 		TAILQ_REMOVE(&c->inflight, q, list);
 		c->ninflight--;
 		q->where = DB_Q_NONE;
 		q->conn = NULL;
-		c->sync_due = depth > 1;
+		c->sync_due = q->sync_after;
+		if (c->res != NULL &&
+		    PQresultStatus(c->res) == PGRES_PIPELINE_ABORTED &&
+		    !q->cancelled) {
+			/* An earlier statement of its batch failed. */
+			PQclear(c->res);
+			c->res = NULL;
+			db_requeue(q, &requeued);
+			continue;
+		}
 		db_query_finish(c, q);
 	}
 
@@ -1227,6 +1353,25 @@ db_query_done(struct db_query *q, enum db_status st, PGresult *res,
 	if (q->cb != NULL)
 		q->cb(q->arg, &r);
 	db_query_free(q);
+}
+
+/*
+ * Put q back on the wait queue, at its head: after *prev, the query
+ * requeued before it from the same batch, so the batch keeps its order.
+ */
+static void
+db_requeue(struct db_query *q, struct db_query **prev)
+{
+	if (q->where != DB_Q_NONE)
+		fatal("db_requeue: query %p still queued", (void *)q);
+	if (*prev == NULL)
+		TAILQ_INSERT_HEAD(&waitq, q, list);
+	else
+		TAILQ_INSERT_AFTER(&waitq, *prev, q, list);
+	*prev = q;
+	q->where = DB_Q_WAITING;
+	nwaiting++;
+	metrics_count(MC_DB_REQUEUED, 1);
 }
 
 /* Complete q with st on the next turn of the loop. */

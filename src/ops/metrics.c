@@ -304,6 +304,11 @@ metrics_render(const struct metrics_extra *x, size_t *len)
 	    "Times a worker's LISTEN connection was opened again.");
 	mb_printf(&b, "userapi_db_listen_reconnects_total %llu\n",
 	    (unsigned long long)atomic_load(&m->counter[MC_LISTEN_RECONNECTS]));
+	mb_head(&b, "userapi_db_requeued_total", "counter",
+	    "Read-only queries sent again because an earlier statement of "
+	    "their pipelined batch failed.");
+	mb_printf(&b, "userapi_db_requeued_total %llu\n",
+	    (unsigned long long)atomic_load(&m->counter[MC_DB_REQUEUED]));
 
 	mb_head(&b, "userapi_background_jobs_running", "gauge",
 	    "Blocking work on a background thread, by kind.");

@@ -331,6 +331,57 @@ def test_server_that_stops_answering_is_504(extra):
     assert "query deadline passed" in svc.log()
 
 
+def metric(svc, name):
+    r = requests.get(svc.url + "/metrics", timeout=CLIENT_TIMEOUT)
+    m = re.search(r"^%s (\d+)$" % re.escape(name), r.text, re.M)
+    assert m, (name, r.text[:2000])
+    return int(m.group(1))
+
+
+def test_failed_read_resends_the_rest_of_its_batch(extra):
+    """Reads sent in one batch share a sync point: when one fails (here
+    its backend is sent a cancel while they all wait on a table lock),
+    the reads after it never ran; the layer sends them again, so they
+    get their 200 and only the cancelled one an error (504)."""
+    dsn = extra.database(migrated=True)
+    svc = extra.service(dsn, WORKERS=1, DB_POOL_SIZE=1, DB_PIPELINE=32,
+                        admin=True)
+    uid, _ = create(svc.url, svc.auth, "batch-%s@example.com" %
+                    uuid.uuid4().hex[:12])
+    path = "/users/%s" % uid
+    before = metric(svc, "userapi_db_requeued_total")
+    lock = TableLock(dsn)
+    socks = []
+    try:
+        socks = [raw_request(svc.url, path, svc.auth) for _ in range(20)]
+        cancels = 0
+        deadline = time.monotonic() + 20
+        while metric(svc, "userapi_db_requeued_total") == before:
+            assert time.monotonic() < deadline, "no batch was resent"
+            rows = psql(dsn, "SELECT pid FROM pg_stat_activity WHERE "
+                        "application_name = 'userapi' AND wait_event_type "
+                        "= 'Lock'")
+            if rows:
+                psql(dsn, "SELECT pg_cancel_backend(%s)" % rows[0][0])
+                cancels += 1
+            time.sleep(0.2)
+    finally:
+        lock.release()
+    got = Counter()
+    for s in socks:
+        head = b""
+        while b"\r\n\r\n" not in head:
+            chunk = s.recv(65536)
+            assert chunk, "connection closed without an answer"
+            head += chunk
+        got[int(head.split(b" ", 2)[1])] += 1
+        s.close()
+    assert set(got) <= {200, 504}, got
+    assert got[504] <= cancels, (got, cancels)
+    assert got[200] >= 20 - cancels, (got, cancels)
+    assert "query user_get failed" not in svc.log()
+
+
 # --- PostgreSQL restarted under load ----------------------------------------
 
 def test_postgres_restart_under_load(extra):
