@@ -22,7 +22,11 @@
 #    so that delivery is measured alone, not bounded by how fast jobs
 #    are accepted: mails / (last arrival - the INSERT's commit), with
 #    wrk -t1 -c8 reading GET /users/{id} for BENCH_DURATION seconds from
-#    the INSERT on (mail must not starve requests).
+#    the INSERT on (mail must not starve requests);
+# 5. the same backlog again with nothing else running, and the CPU time
+#    (user + system, from /proc) that the service, PostgreSQL and the
+#    sink spent on it per mail: a figure that other load on a shared
+#    machine barely moves, unlike mails/s.
 #
 # Prints a markdown table. Everything it starts is stopped by PID on exit.
 set -euo pipefail
@@ -202,39 +206,80 @@ print(len(created), len(got) - dup, "%.0f" % (len(got) / span),
       "%.1f" % pct(0.5), "%.1f" % pct(0.99))
 EOF
 )"
-# 4. a backlog written at once: delivery alone.
-say "backlog: $BACKLOG jobs in one INSERT"
-before=$(wc -l <"$tmp/mails.txt")
-b0=$(sql "WITH ins AS (INSERT INTO jobs (kind, user_id, mail_to, subject,
-	body, max_attempts)
-    SELECT 'email', id, email, 'Backlog', 'A mail of the backlog.', 5
-    FROM users, generate_series(1, $BACKLOG) WHERE id = '$uid' RETURNING 1)
-    SELECT extract(epoch FROM clock_timestamp()), pg_notify('userapi_jobs', '')
-    FROM (SELECT count(*) FROM ins) AS n" | cut -d'|' -f1)
+# CPU ticks (user + system, all threads) used so far by process $1 and
+# its children: the service's parent and workers, the postmaster and its
+# backends, the sink.
+cpu_ticks() {
+	local p t=0
+	for p in "$1" $(ps -o pid= --ppid "$1"); do
+		[ -r "/proc/$p/stat" ] || continue
+		t=$((t + $(sed 's/.*) //' "/proc/$p/stat" | cut -d' ' -f12,13 |
+		    tr ' ' '+')))
+	done
+	echo "$t"
+}
+
+# A backlog of BACKLOG jobs written by one INSERT (and one NOTIFY):
+# sets b_got and b_rate (mails / (last arrival - the INSERT's commit)).
+backlog() {
+	local before b0
+	before=$(wc -l <"$tmp/mails.txt")
+	b0=$(sql "WITH ins AS (INSERT INTO jobs (kind, user_id, mail_to,
+		subject, body, max_attempts)
+	    SELECT 'email', id, email, 'Backlog', 'A mail of the backlog.', 5
+	    FROM users, generate_series(1, $BACKLOG) WHERE id = '$uid'
+	    RETURNING 1)
+	    SELECT extract(epoch FROM clock_timestamp()),
+		pg_notify('userapi_jobs', '')
+	    FROM (SELECT count(*) FROM ins) AS n" | cut -d'|' -f1)
+	for _ in $(seq 1200); do
+		[ "$(( $(wc -l <"$tmp/mails.txt") - before ))" -ge "$BACKLOG" ] &&
+		    break
+		sleep 0.1
+	done
+	read -r b_got b_rate <<<"$(tail -n +"$((before + 1))" "$tmp/mails.txt" |
+	    awk -v t0="$b0" '{ n++; if ($2 > last) last = $2 }
+		END { printf "%d %.0f\n", n, n / (last - t0) }')"
+}
+
+# 4. a backlog written at once: delivery alone, reads meanwhile.
+say "backlog: $BACKLOG jobs in one INSERT, reads meanwhile"
 wrk -t1 -c8 -d"${DURATION}s" -H "Authorization: Bearer $token" \
     "$url/users/$uid" >"$tmp/read-backlog.txt" &
 rpid=$!
-for _ in $(seq 1200); do
-	[ "$(( $(wc -l <"$tmp/mails.txt") - before ))" -ge "$BACKLOG" ] && break
-	sleep 0.1
-done
-read -r b_got b_rate <<<"$(tail -n +"$((before + 1))" "$tmp/mails.txt" |
-    awk -v t0="$b0" '{ n++; if ($2 > last) last = $2 }
-	END { printf "%d %.0f\n", n, n / (last - t0) }')"
+backlog
 wait "$rpid"
+r_got=$b_got r_rate=$b_rate
+
+# 5. the same without reads: delivery alone, and the CPU it costs per
+# mail (the machine's other load does not count in it).
+say "backlog: $BACKLOG jobs in one INSERT, nothing else"
+sleep 1
+svc_pid=${pids[1]} sink_pid=${pids[0]}
+pm_pid=$(head -1 "$tmp/pg/pgdata/postmaster.pid")
+c0="$(cpu_ticks "$svc_pid") $(cpu_ticks "$pm_pid") $(cpu_ticks "$sink_pid")"
+backlog
+c1="$(cpu_ticks "$svc_pid") $(cpu_ticks "$pm_pid") $(cpu_ticks "$sink_pid")"
+read -r cpu_svc cpu_pg cpu_sink <<<"$(echo $c0 $c1 | awk -v n="$b_got" \
+    -v hz="$(getconf CLK_TCK)" '{ f = 1e6 / hz / n
+	printf "%.0f %.0f %.0f\n", ($4 - $1) * f, ($5 - $2) * f, ($6 - $3) * f }')"
 
 dups=$(awk '{print $1}' "$tmp/mails.txt" | sort | uniq -d | wc -l)
 failed=$(sql "SELECT count(*) FROM jobs WHERE status = 'failed'")
 
 cat <<EOF
 
-### Notifications (WORKERS=2, MAIL_THREADS=${MAIL_THREADS:-2}, MAIL_MAX=${MAIL_MAX:-16}, ${DURATION} s per run)
+### Notifications (WORKERS=2, MAIL_THREADS=${MAIL_THREADS:-4}, MAIL_MAX=${MAIL_MAX:-32}, ${DURATION} s per run)
 
 | run | jobs accepted/s | mails delivered/s | delay p50 ms | delay p99 ms | mails / jobs |
 |---|---:|---:|---:|---:|---:|
 | paced, $RATE jobs/s | $RATE | $RATE | $p_p50 | $p_p99 | $p_got / $p_sent |
 | saturation (wrk -t2 -c32) | $(wrk_rate "$tmp/notify.txt") | $s_rate | $s_p50 | $s_p99 | $s_got / $s_made |
-| backlog of $BACKLOG jobs | - | $b_rate | - | - | $b_got / $BACKLOG |
+| backlog of $BACKLOG jobs, reads meanwhile | - | $r_rate | - | - | $r_got / $BACKLOG |
+| backlog of $BACKLOG jobs alone | - | $b_rate | - | - | $b_got / $BACKLOG |
+
+CPU per mail while the backlog alone was delivered: service $cpu_svc µs,
+PostgreSQL $cpu_pg µs, SMTP sink $cpu_sink µs.
 
 | GET /users/{id} (wrk -t1 -c8) | req/s |
 |---|---:|

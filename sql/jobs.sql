@@ -8,7 +8,7 @@
 -- created_us, updated_us (timestamps as int8 microseconds since the Unix
 -- epoch, formatted in C), read by name (src/store/job_store.c).
 --
--- Runner statements (claim, heartbeat, finish, fail, reclaim, prune) take
+-- Runner statements (take, heartbeat, fail, reclaim, prune) take
 -- the worker's lease owner name; a worker only ever changes the jobs it
 -- holds. The wake-up channel is userapi_jobs.
 
@@ -110,32 +110,51 @@ SELECT CASE WHEN NOT EXISTS (SELECT 1 FROM caller) THEN 'unauthorized'
     NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
 WHERE NOT EXISTS (SELECT 1 FROM upd);
 
--- name: job_claim
--- Take up to $2 queued jobs that are due for worker $1, with a lease of
--- $3 seconds; each claim counts as an attempt. Jobs that another worker
--- is claiming right now are skipped, never waited for. A job whose user
--- was deleted (user_id NULL) is never sent: it becomes failed with
--- last_error 'user deleted', and is answered with that status so the
--- runner counts it among the jobs it took.
-WITH picked AS (
+-- name: job_take
+-- The runner's one round trip per batch: the mails of jobs $2 (a uuid[]
+-- literal, '{}' for none) went out, so those that worker $1 still holds
+-- are sent (an error of an earlier attempt is cleared: last_error is
+-- about the job as it stands; the log keeps every failed attempt); and
+-- up to $3 (0: none) queued jobs that are due are claimed for $1 with a
+-- lease of $4 seconds, each claim counting as an attempt. Jobs that
+-- another worker is claiming right now are skipped, never waited for. A
+-- job whose user was deleted (user_id NULL) is never sent: the claim
+-- fails it with last_error 'user deleted' and answers it with that
+-- status, so the runner counts it among the jobs it took. Answers a row
+-- per claimed job (status running or failed), then a row per job now
+-- sent (status sent, only its id).
+WITH done AS (
+	UPDATE jobs
+	SET status = 'sent', lease_owner = NULL, lease_until = NULL,
+	    last_error = NULL, updated_at = clock_timestamp()
+	WHERE id = ANY ($2::uuid[]) AND status = 'running'
+	    AND lease_owner = $1
+	RETURNING id
+), picked AS (
 	SELECT id, user_id IS NULL AS orphan FROM jobs
 	WHERE status = 'queued' AND run_at <= clock_timestamp()
 	ORDER BY run_at
-	LIMIT $2::int4
+	LIMIT $3::int4
 	FOR UPDATE SKIP LOCKED
+), claimed AS (
+	UPDATE jobs j
+	SET status = CASE WHEN p.orphan THEN 'failed' ELSE 'running' END,
+	    attempts = j.attempts + CASE WHEN p.orphan THEN 0 ELSE 1 END,
+	    lease_owner = CASE WHEN p.orphan THEN NULL ELSE $1 END,
+	    lease_until = CASE WHEN p.orphan THEN NULL
+		ELSE clock_timestamp() + make_interval(secs => $4::int4) END,
+	    last_error = CASE WHEN p.orphan THEN 'user deleted'
+		ELSE j.last_error END,
+	    updated_at = clock_timestamp()
+	FROM picked p
+	WHERE j.id = p.id
+	RETURNING j.id, j.mail_to, j.subject, j.body, j.attempts,
+	    j.max_attempts, j.status
 )
-UPDATE jobs j
-SET status = CASE WHEN p.orphan THEN 'failed' ELSE 'running' END,
-    attempts = j.attempts + CASE WHEN p.orphan THEN 0 ELSE 1 END,
-    lease_owner = CASE WHEN p.orphan THEN NULL ELSE $1 END,
-    lease_until = CASE WHEN p.orphan THEN NULL
-	ELSE clock_timestamp() + make_interval(secs => $3::int4) END,
-    last_error = CASE WHEN p.orphan THEN 'user deleted' ELSE j.last_error END,
-    updated_at = clock_timestamp()
-FROM picked p
-WHERE j.id = p.id
-RETURNING j.id, j.mail_to, j.subject, j.body, j.attempts, j.max_attempts,
-    j.status;
+SELECT id, mail_to, subject, body, attempts, max_attempts, status
+FROM claimed
+UNION ALL
+SELECT id, NULL, NULL, NULL, NULL, NULL, 'sent' FROM done;
 
 -- name: job_heartbeat
 -- Renew the leases of the jobs worker $1 holds ($2, a uuid[] literal) for
@@ -143,16 +162,6 @@ RETURNING j.id, j.mail_to, j.subject, j.body, j.attempts, j.max_attempts,
 UPDATE jobs
 SET lease_until = clock_timestamp() + make_interval(secs => $3::int4)
 WHERE id = ANY ($2::uuid[]) AND status = 'running' AND lease_owner = $1
-RETURNING id;
-
--- name: job_finish
--- The mail of job $1 went out: sent, when worker $2 still holds it. An
--- error of an earlier attempt is cleared: last_error is about the job as
--- it stands (the log keeps every failed attempt).
-UPDATE jobs
-SET status = 'sent', lease_owner = NULL, lease_until = NULL,
-    last_error = NULL, updated_at = clock_timestamp()
-WHERE id = $1::uuid AND status = 'running' AND lease_owner = $2
 RETURNING id;
 
 -- name: job_fail

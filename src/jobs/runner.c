@@ -9,6 +9,10 @@
  *   reclaimed) or the LISTEN connection coming back: claim what is due,
  *   at most as many jobs as this worker has free mail slots (MAIL_MAX);
  *   a claim that filled every slot claims again as soon as one frees
+ * - one statement (job_take) at a time both records the mails that went
+ *   out since the last one as sent and claims jobs for the slots that
+ *   frees: under load, one round trip per batch of mails, not two per
+ *   mail
  * - a claimed job is 'running' under a lease in this worker's name; the
  *   runner renews the leases of every job it holds (JOB_LEASE_SECONDS / 3)
  *   while its mail is sent and reported, and the sender abandons a mail
@@ -75,16 +79,15 @@ struct job_slot {
 
 static void	jobs_tick(void *, u_int64_t);
 static void	jobs_claim(void);
-static void	jobs_claimed(void *, const struct store_claims *);
+static void	jobs_take(int);
+static void	jobs_taken(void *, const struct store_take *);
 static void	jobs_send(struct job_slot *, const struct job_claim *);
 static void	jobs_send_run(void *);
 static void	jobs_sent(void *, void *);
 static void	jobs_report(struct job_slot *);
-static void	jobs_finished(void *, const struct store_ids *);
 static void	jobs_failed(void *, const struct store_fail *);
 static void	jobs_reported(struct job_slot *, enum store_status);
 static void	jobs_slot_free(struct job_slot *);
-static int	jobs_free_slots(void);
 static void	jobs_heartbeat(u_int64_t);
 static void	jobs_beaten(void *, const struct store_ids *);
 static void	jobs_reclaimed(void *, const struct store_count *);
@@ -98,7 +101,7 @@ static struct job_slot	*slots;
 static int		 nslots;
 static char		 owner[96];
 static int		 lease_s;
-static int		 claiming, claim_again, claim_asked, backlog;
+static int		 taking, claim_again, claim_asked, backlog;
 static u_int64_t	 claim_sent_ms;
 static int		 beating;
 static u_int64_t	 beat_sent_ms, beat_next;
@@ -171,7 +174,7 @@ jobs_busy(void)
 {
 	int	i, n;
 
-	n = claiming;
+	n = taking;
 	for (i = 0; i < nslots; i++) {
 		if (slots[i].state != SLOT_FREE)
 			n++;
@@ -231,12 +234,19 @@ jobs_stats(int *inflight, unsigned long long *sent,
 static void
 jobs_tick(void *arg, u_int64_t now)
 {
-	int	i;
+	int	i, sent;
 
-	for (i = 0; i < nslots; i++) {
-		if (slots[i].state == SLOT_REPORT && !slots[i].reporting)
+	/* Outcomes the database did not take yet (it was down). */
+	for (i = sent = 0; i < nslots; i++) {
+		if (slots[i].state != SLOT_REPORT || slots[i].reporting)
+			continue;
+		if (slots[i].result.outcome == MAIL_SENT)
+			sent = 1;
+		else
 			jobs_report(&slots[i]);
 	}
+	if (sent)
+		jobs_take(0);
 
 	if (now >= beat_next)
 		jobs_heartbeat(now);
@@ -260,47 +270,93 @@ jobs_tick(void *arg, u_int64_t now)
 	}
 }
 
-/* Claim as many due jobs as there are free slots (one query at a time). */
+/* Claim as many due jobs as there are free slots. */
 static void
 jobs_claim(void)
 {
-	int	n;
+	jobs_take(1);
+}
 
-	/* Draining (SIGTERM): no new jobs; those here finish and report. */
-	if (drain_active())
-		return;
-	if (claiming) {
-		claim_again = 1;
+/*
+ * Send job_take, unless one is in flight (its answer takes again): the
+ * mails that went out and are not recorded yet are recorded as sent,
+ * and with claim, as many due jobs are claimed as slots are free once
+ * they are (none while draining: SIGTERM lets the jobs here finish).
+ */
+static void
+jobs_take(int claim)
+{
+	char	*ids, *p;
+	int	 i, n, nsent;
+
+	if (taking) {
+		claim_again |= claim;
 		return;
 	}
-	/*
-	 * With jobs left behind, wait for a quarter of the slots to be free:
-	 * one claim for several jobs rather than one per freed slot.
-	 */
-	n = jobs_free_slots();
-	if (n == 0 || (backlog && n < (nslots + 3) / 4)) {
-		backlog = 1;
-		return;
+	if ((ids = malloc(3 + (size_t)nslots * (UUID_STR_LEN + 1))) == NULL)
+		abort();
+	p = ids;
+	*p++ = '{';
+	for (i = n = nsent = 0; i < nslots; i++) {
+		if (slots[i].state == SLOT_FREE)
+			n++;
+		if (slots[i].state != SLOT_REPORT || slots[i].reporting ||
+		    slots[i].result.outcome != MAIL_SENT)
+			continue;
+		slots[i].reporting = 1;
+		if (nsent++ > 0)
+			*p++ = ',';
+		p = stpcpy(p, slots[i].id);
 	}
-	claiming = 1;
-	claim_again = 0;
-	claim_asked = n;
-	claim_sent_ms = kore_time_ms();
-	(void)job_store_claim(owner, n, lease_s, jobs_claimed, NULL);
+	*p++ = '}';
+	*p = '\0';
+
+	n += nsent;
+	if (!claim || drain_active())
+		n = 0;
+	if (n > 0 || nsent > 0) {
+		taking = 1;
+		claim_again = 0;
+		claim_asked = n;
+		claim_sent_ms = kore_time_ms();
+		(void)job_store_take(owner, ids, n, lease_s, jobs_taken, NULL);
+	}
+	free(ids);
 }
 
 static void
-jobs_claimed(void *arg, const struct store_claims *r)
+jobs_taken(void *arg, const struct store_take *r)
 {
-	size_t	i;
+	size_t	i, k;
 	int	j;
 
-	claiming = 0;
+	taking = 0;
 	if (r->status != STORE_OK) {
-		jobs_db_state(1, "could not claim jobs");
+		/* The tick records the sent mails again; claims wait. */
+		for (j = 0; j < nslots; j++) {
+			if (slots[j].state == SLOT_REPORT &&
+			    slots[j].result.outcome == MAIL_SENT)
+				slots[j].reporting = 0;
+		}
+		jobs_db_state(1, "could not record sent jobs or claim jobs");
 		return;
 	}
 	jobs_db_state(0, NULL);
+
+	for (j = 0; j < nslots; j++) {
+		if (slots[j].state != SLOT_REPORT || !slots[j].reporting ||
+		    slots[j].result.outcome != MAIL_SENT)
+			continue;
+		for (k = 0; k < r->nsent; k++) {
+			if (!strcmp(r->sent[k], slots[j].id))
+				break;
+		}
+		if (k == r->nsent)
+			log_warn("job %s was sent after its lease was taken "
+			    "over: it may be sent twice", slots[j].id);
+		stat_sent++;
+		jobs_slot_free(&slots[j]);
+	}
 
 	for (i = 0; i < r->n; i++) {
 		if (r->claims[i].deleted) {
@@ -319,9 +375,10 @@ jobs_claimed(void *arg, const struct store_claims *r)
 	}
 
 	/* A full batch may have left more behind. */
-	backlog = (int)r->n == claim_asked;
-	if (backlog || claim_again)
-		jobs_claim();
+	if (claim_asked > 0)
+		backlog = (int)r->n == claim_asked;
+	/* Mails that went out meanwhile; more jobs when some may wait. */
+	jobs_take(backlog || claim_again);
 }
 
 /* Take the claimed job into slot s and start its mail on the mail pool. */
@@ -376,34 +433,20 @@ jobs_sent(void *arg, void *msg)
 	struct job_slot	*s = msg;
 
 	s->state = SLOT_REPORT;
-	jobs_report(s);
+	if (s->result.outcome == MAIL_SENT)
+		jobs_take(backlog);
+	else
+		jobs_report(s);
 }
 
+/* Record a failed attempt of slot s (sent mails go by jobs_take). */
 static void
 jobs_report(struct job_slot *s)
 {
 	s->reporting = 1;
-	if (s->result.outcome == MAIL_SENT) {
-		(void)job_store_finish(owner, s->id, jobs_finished, s);
-	} else {
-		(void)job_store_fail(owner, s->id, s->result.error,
-		    s->result.outcome == MAIL_PERMANENT,
-		    jobs_backoff(s->attempts), jobs_failed, s);
-	}
-}
-
-static void
-jobs_finished(void *arg, const struct store_ids *r)
-{
-	struct job_slot	*s = arg;
-
-	if (r->status == STORE_OK) {
-		stat_sent++;
-		if (r->n == 0)
-			log_warn("job %s was sent after its lease was taken "
-			    "over: it may be sent twice", s->id);
-	}
-	jobs_reported(s, r->status);
+	(void)job_store_fail(owner, s->id, s->result.error,
+	    s->result.outcome == MAIL_PERMANENT, jobs_backoff(s->attempts),
+	    jobs_failed, s);
 }
 
 static void
@@ -431,7 +474,7 @@ jobs_failed(void *arg, const struct store_fail *r)
 	jobs_reported(s, r->status);
 }
 
-/* The outcome of slot s was recorded (or not: the next tick tries again). */
+/* The failure of slot s was recorded (or not: the next tick tries again). */
 static void
 jobs_reported(struct job_slot *s, enum store_status status)
 {
@@ -446,18 +489,6 @@ jobs_reported(struct job_slot *s, enum store_status status)
 
 	if (backlog)
 		jobs_claim();
-}
-
-static int
-jobs_free_slots(void)
-{
-	int	i, n;
-
-	for (i = n = 0; i < nslots; i++) {
-		if (slots[i].state == SLOT_FREE)
-			n++;
-	}
-	return (n);
 }
 
 static void

@@ -44,7 +44,7 @@ static void	job_answer_jobs(struct store_query *, PGresult *,
 		    enum store_status);
 static void	job_answer_job_id(struct store_query *, PGresult *,
 		    enum store_status);
-static void	job_answer_claims(struct store_query *, PGresult *,
+static void	job_answer_take(struct store_query *, PGresult *,
 		    enum store_status);
 static void	job_answer_ids(struct store_query *, PGresult *,
 		    enum store_status);
@@ -59,8 +59,8 @@ static enum store_status job_rows(struct store_query *, PGresult *,
 static void	job_read(const int *, PGresult *, int, struct job *);
 
 enum {
-	S_NOTIFY, S_GET, S_LIST, S_RETRY, S_CLAIM, S_HEARTBEAT, S_FINISH,
-	S_FAIL, S_RECLAIM, S_PRUNE, S_COUNT_JOBS, S_COUNT
+	S_NOTIFY, S_GET, S_LIST, S_RETRY, S_TAKE, S_HEARTBEAT, S_FAIL,
+	S_RECLAIM, S_PRUNE, S_COUNT_JOBS, S_COUNT
 };
 
 static struct store_stmt stmts[S_COUNT] = {
@@ -68,9 +68,8 @@ static struct store_stmt stmts[S_COUNT] = {
 	[S_GET] = { "job_get", job_columns, job_answer_job },
 	[S_LIST] = { "job_list", job_columns, job_answer_jobs },
 	[S_RETRY] = { "job_retry", job_columns, job_answer_job },
-	[S_CLAIM] = { "job_claim", claim_columns, job_answer_claims },
+	[S_TAKE] = { "job_take", claim_columns, job_answer_take },
 	[S_HEARTBEAT] = { "job_heartbeat", id_columns, job_answer_ids },
-	[S_FINISH] = { "job_finish", id_columns, job_answer_ids },
 	[S_FAIL] = { "job_fail", fail_columns, job_answer_fail },
 	[S_RECLAIM] = { "job_reclaim", count_columns, job_answer_count },
 	[S_PRUNE] = { "job_prune", count_columns, job_answer_count },
@@ -156,21 +155,22 @@ job_store_retry(const struct caller *c, const char *id, store_job_cb cb,
 }
 
 struct store_query *
-job_store_claim(const char *owner, int n, int lease_s, store_claims_cb cb,
-    void *arg)
+job_store_take(const char *owner, const char *sent, int n, int lease_s,
+    store_take_cb cb, void *arg)
 {
 	struct store_query	*sq;
-	const char		*p[3];
+	const char		*p[4];
 	char			 num[16], lease[16];
 
 	(void)snprintf(num, sizeof(num), "%d", n);
 	(void)snprintf(lease, sizeof(lease), "%d", lease_s);
 	p[0] = owner;
-	p[1] = num;
-	p[2] = lease;
-	sq = store_new(&stmts[S_CLAIM], arg);
-	sq->cb.claims = cb;
-	return (store_start(sq, 3, p));
+	p[1] = sent;
+	p[2] = num;
+	p[3] = lease;
+	sq = store_new(&stmts[S_TAKE], arg);
+	sq->cb.take = cb;
+	return (store_start(sq, 4, p));
 }
 
 struct store_query *
@@ -188,20 +188,6 @@ job_store_heartbeat(const char *owner, const char *ids, int lease_s,
 	sq = store_new(&stmts[S_HEARTBEAT], arg);
 	sq->cb.ids = cb;
 	return (store_start(sq, 3, p));
-}
-
-struct store_query *
-job_store_finish(const char *owner, const char *id, store_ids_cb cb,
-    void *arg)
-{
-	struct store_query	*sq;
-	const char		*p[2];
-
-	p[0] = id;
-	p[1] = owner;
-	sq = store_new(&stmts[S_FINISH], arg);
-	sq->cb.ids = cb;
-	return (store_start(sq, 2, p));
 }
 
 struct store_query *
@@ -348,42 +334,50 @@ job_answer_job_id(struct store_query *sq, PGresult *res,
 	sq->cb.job_id(sq->arg, &a);
 }
 
+/* Claimed jobs (status running, or failed: user deleted), then sent ids. */
 static void
-job_answer_claims(struct store_query *sq, PGresult *res,
+job_answer_take(struct store_query *sq, PGresult *res,
     enum store_status status)
 {
-	struct store_claims	 a;
+	struct store_take	 a;
 	struct job_claim	*c;
 	const int		*col = sq->stmt->col;
 	size_t			 i;
-	int			 rows;
+	int			 row, rows;
 
 	memset(&a, 0, sizeof(a));
 	rows = status == STORE_OK ? PQntuples(res) : 0;
-	if (rows > 0 && (a.claims = calloc((size_t)rows,
-	    sizeof(*a.claims))) == NULL)
+	if (rows > 0 && ((a.claims = calloc((size_t)rows,
+	    sizeof(*a.claims))) == NULL || (a.sent = calloc((size_t)rows,
+	    sizeof(*a.sent))) == NULL))
 		abort();
-	for (a.n = 0; a.n < (size_t)rows; a.n++) {
-		c = &a.claims[a.n];
+	for (row = 0; row < rows; row++) {
+		if (!strcmp(PQgetvalue(res, row, col[C_STATUS]), "sent")) {
+			(void)snprintf(a.sent[a.nsent], sizeof(a.sent[0]), "%s",
+			    PQgetvalue(res, row, col[C_ID]));
+			a.nsent++;
+			continue;
+		}
+		c = &a.claims[a.n++];
 		(void)snprintf(c->id, sizeof(c->id), "%s",
-		    PQgetvalue(res, (int)a.n, col[C_ID]));
-		c->to = store_strdup(res, (int)a.n, col[C_TO]);
-		c->subject = store_strdup(res, (int)a.n, col[C_SUBJECT]);
-		c->body = store_strdup(res, (int)a.n, col[C_BODY]);
-		c->attempts = (int)store_ll(res, (int)a.n, col[C_ATTEMPTS]);
-		c->max_attempts = (int)store_ll(res, (int)a.n,
-		    col[C_MAX_ATTEMPTS]);
-		c->deleted = strcmp(PQgetvalue(res, (int)a.n, col[C_STATUS]),
+		    PQgetvalue(res, row, col[C_ID]));
+		c->to = store_strdup(res, row, col[C_TO]);
+		c->subject = store_strdup(res, row, col[C_SUBJECT]);
+		c->body = store_strdup(res, row, col[C_BODY]);
+		c->attempts = (int)store_ll(res, row, col[C_ATTEMPTS]);
+		c->max_attempts = (int)store_ll(res, row, col[C_MAX_ATTEMPTS]);
+		c->deleted = strcmp(PQgetvalue(res, row, col[C_STATUS]),
 		    "running") != 0;
 	}
 	a.status = status;
-	sq->cb.claims(sq->arg, &a);
+	sq->cb.take(sq->arg, &a);
 	for (i = 0; i < a.n; i++) {
 		free(a.claims[i].to);
 		free(a.claims[i].subject);
 		free(a.claims[i].body);
 	}
 	free(a.claims);
+	free(a.sent);
 }
 
 static void

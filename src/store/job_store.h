@@ -59,14 +59,16 @@ struct store_job_id {
 	char			 id[UUID_STR_LEN + 1];
 };
 
-/* The jobs a claim took. */
-struct store_claims {
+/* What a take did: the jobs it claimed, the jobs it recorded as sent. */
+struct store_take {
 	enum store_status	 status;
 	struct job_claim	*claims;
 	size_t			 n;
+	char			(*sent)[UUID_STR_LEN + 1];
+	size_t			 nsent;
 };
 
-/* Job ids: those still held (heartbeat), those now sent (finish). */
+/* Job ids: those still held (heartbeat). */
 struct store_ids {
 	enum store_status	 status;
 	char			(*ids)[UUID_STR_LEN + 1];
@@ -95,7 +97,7 @@ struct store_job_counts {
 typedef void	(*store_job_cb)(void *arg, const struct store_job *);
 typedef void	(*store_jobs_cb)(void *arg, const struct store_jobs *);
 typedef void	(*store_job_id_cb)(void *arg, const struct store_job_id *);
-typedef void	(*store_claims_cb)(void *arg, const struct store_claims *);
+typedef void	(*store_take_cb)(void *arg, const struct store_take *);
 typedef void	(*store_ids_cb)(void *arg, const struct store_ids *);
 typedef void	(*store_fail_cb)(void *arg, const struct store_fail *);
 typedef void	(*store_count_cb)(void *arg, const struct store_count *);
@@ -118,14 +120,15 @@ struct store_query *job_store_list(const struct caller *, const char *status,
 struct store_query *job_store_retry(const struct caller *, const char *id,
 		    store_job_cb, void *);
 
-/* The runner's statements; owner is the worker's lease name. */
-struct store_query *job_store_claim(const char *owner, int n, int lease_s,
-		    store_claims_cb, void *);
-/* ids: a uuid[] literal ("{a,b}"). */
+/*
+ * The runner's statements; owner is the worker's lease name, ids a
+ * uuid[] literal ("{a,b}"). A take records the jobs of sent (whose mails
+ * went out) as sent and claims up to n due jobs with a lease of lease_s.
+ */
+struct store_query *job_store_take(const char *owner, const char *sent,
+		    int n, int lease_s, store_take_cb, void *);
 struct store_query *job_store_heartbeat(const char *owner, const char *ids,
 		    int lease_s, store_ids_cb, void *);
-struct store_query *job_store_finish(const char *owner, const char *id,
-		    store_ids_cb, void *);
 struct store_query *job_store_fail(const char *owner, const char *id,
 		    const char *error, int permanent, double delay,
 		    store_fail_cb, void *);

@@ -52,7 +52,7 @@ struct store_query {
 		store_job_cb		 job;
 		store_jobs_cb		 jobs;
 		store_job_id_cb		 job_id;
-		store_claims_cb		 claims;
+		store_take_cb		 take;
 		store_ids_cb		 ids;
 		store_fail_cb		 fail;
 		store_count_cb		 count;
