@@ -11,9 +11,12 @@
  * - every statement of sql/ is prepared once per connection; a failed
  *   prepare (say, migrations not applied yet) makes the connection unusable
  * - queries wait in one bounded FIFO; once per loop turn the waiting ones
- *   are handed out as one batch: to the connection with the most room,
- *   then, when it is full, to the next; a connection that has read its
- *   results takes more at once
+ *   are handed out as one batch: to the connection with the fewest writes
+ *   in flight and the most room, then, when it is full, to the next; a
+ *   connection that has read its results takes more at once. With more
+ *   than one connection, connection 0 takes reads only: reads overtake
+ *   writes that cannot be placed, and never wait behind writes stuck on a
+ *   lock or on commits that NOTIFY (PostgreSQL runs those one at a time)
  * - with a pipeline depth above 1 a connection is in libpq's pipeline mode
  *   and holds up to that many queries in flight. A sync point (the end of
  *   an implicit transaction) follows every statement that may write, and
@@ -116,6 +119,7 @@ struct db_conn {
 	int			 flushing;	/* output left in libpq */
 	struct db_query_list	 inflight;	/* sent, oldest first */
 	int			 ninflight;
+	int			 nwrites;	/* of them, not read-only */
 	int			 sync_due;	/* next result: a sync point */
 	struct db_query		*unsynced;	/* last sent, no sync after it */
 	PGresult		*res;		/* the head query's result */
@@ -157,6 +161,8 @@ static void	db_conn_read(struct db_conn *);
 static int	db_conn_send(struct db_conn *, struct db_query *);
 static int	db_conn_sync(struct db_conn *);
 static void	db_conn_end_batch(struct db_conn *);
+static int	db_conn_takes(struct db_conn *, struct db_query *);
+static struct db_conn *db_conn_pick(struct db_query *);
 static void	db_requeue(struct db_query *, struct db_query **);
 static int	db_stmt_readonly(const char *, const char *);
 static void	db_conn_fill(struct db_conn *);
@@ -606,17 +612,52 @@ db_conn_room(struct db_conn *c)
 }
 
 /*
- * Hand the waiting queries out as one batch: to the ready connection
- * with the most room until it is full, then to the next, so that a turn
- * costs one write (and PostgreSQL one read and one answer) per
- * connection it used. Then end each batch with its sync point.
+ * Whether c may take q: with more than one connection, connection 0
+ * takes reads only, so that reads never queue behind writes that wait
+ * (commits that NOTIFY take turns, a row lock) on every connection.
+ */
+static int
+db_conn_takes(struct db_conn *c, struct db_query *q)
+{
+	if (db_conn_room(c) == 0)
+		return (0);
+	return (statements[q->stmt].readonly || nconns == 1 || c->id != 0);
+}
+
+/* The connection for q: the fewest writes in flight, then the most room. */
+static struct db_conn *
+db_conn_pick(struct db_query *q)
+{
+	struct db_conn	*c, *best;
+	int		 i;
+
+	best = NULL;
+	for (i = 0; i < nconns; i++) {
+		c = &conns[i];
+		if (!db_conn_takes(c, q))
+			continue;
+		if (best == NULL || c->nwrites < best->nwrites ||
+		    (c->nwrites == best->nwrites &&
+		    db_conn_room(c) > db_conn_room(best)))
+			best = c;
+	}
+	return (best);
+}
+
+/*
+ * Hand the waiting queries out as one batch: each to the connection the
+ * one before it went to while that one takes it, else to the best pick,
+ * so that a turn costs one write (and PostgreSQL one read and one
+ * answer) per connection it used. A write no connection may take yet
+ * stays queued; the reads behind it go on. Then end each batch with its
+ * sync point.
  */
 static void
 db_dispatch(void)
 {
-	struct db_query		*q;
+	struct db_query		*q, *next;
 	struct db_conn		*c, *cur;
-	int			 i, room, best_room, *sent;
+	int			 i, *sent;
 	static int		*dirty;
 
 	if (TAILQ_EMPTY(&waitq))
@@ -627,19 +668,14 @@ db_dispatch(void)
 	sent = dirty;
 
 	cur = NULL;
-	while ((q = TAILQ_FIRST(&waitq)) != NULL) {
-		if (cur == NULL || db_conn_room(cur) == 0) {
-			cur = NULL;
-			best_room = 0;
-			for (i = 0; i < nconns; i++) {
-				room = db_conn_room(&conns[i]);
-				if (room > best_room) {
-					cur = &conns[i];
-					best_room = room;
-				}
-			}
-			if (cur == NULL)
-				break;
+	for (q = TAILQ_FIRST(&waitq); q != NULL; q = next) {
+		next = TAILQ_NEXT(q, list);
+		if (cur == NULL || !db_conn_takes(cur, q))
+			cur = db_conn_pick(q);
+		if (cur == NULL) {
+			if (statements[q->stmt].readonly)
+				break;		/* every connection is full */
+			continue;
 		}
 		TAILQ_REMOVE(&waitq, q, list);
 		nwaiting--;
@@ -649,6 +685,8 @@ db_dispatch(void)
 			db_conn_fail(cur, PQerrorMessage(cur->pg),
 			    DB_UNAVAILABLE);
 			cur = NULL;
+			/* Failing may have emptied the queue: start over. */
+			next = TAILQ_FIRST(&waitq);
 			continue;
 		}
 		sent[cur->id] = 1;
@@ -662,15 +700,20 @@ db_dispatch(void)
 	}
 }
 
-/* c has room again: give it waiting queries as one batch. */
+/* c has room again: give it the waiting queries it takes, as one batch. */
 static void
 db_conn_fill(struct db_conn *c)
 {
-	struct db_query		*q;
+	struct db_query		*q, *next;
 	int			 n;
 
 	n = 0;
-	while (db_conn_room(c) > 0 && (q = TAILQ_FIRST(&waitq)) != NULL) {
+	for (q = TAILQ_FIRST(&waitq); q != NULL; q = next) {
+		next = TAILQ_NEXT(q, list);
+		if (db_conn_room(c) == 0)
+			break;
+		if (!db_conn_takes(c, q))
+			continue;
 		TAILQ_REMOVE(&waitq, q, list);
 		nwaiting--;
 		q->where = DB_Q_NONE;
@@ -716,6 +759,8 @@ db_conn_send(struct db_conn *c, struct db_query *q)
 
 	TAILQ_INSERT_TAIL(&c->inflight, q, list);
 	c->ninflight++;
+	if (!statements[q->stmt].readonly)
+		c->nwrites++;
 	q->where = DB_Q_RUNNING;
 	q->conn = c;
 
@@ -862,6 +907,7 @@ db_conn_fail(struct db_conn *c, const char *why, enum db_status st)
 		db_query_defer(q, st);
 	}
 	c->ninflight = 0;
+	c->nwrites = 0;
 	c->sync_due = 0;
 	c->unsynced = NULL;
 	c->state = DB_CONN_DOWN;
@@ -1133,6 +1179,8 @@ db_conn_read(struct db_conn *c)
 			fatal("db_conn_read: a result before its sync point");
 		TAILQ_REMOVE(&c->inflight, q, list);
 		c->ninflight--;
+		if (!statements[q->stmt].readonly)
+			c->nwrites--;
 		q->where = DB_Q_NONE;
 		q->conn = NULL;
 		c->sync_due = q->sync_after;

@@ -382,6 +382,71 @@ def test_failed_read_resends_the_rest_of_its_batch(extra):
     assert "query user_get failed" not in svc.log()
 
 
+class RowLock:
+    """psql in the background holding one user's row lock, so that writes
+    to it wait (running, on their connections)."""
+
+    def __init__(self, dsn, uid):
+        self.proc = subprocess.Popen(
+            [str(PGBIN / "psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1",
+             "-d", dsn], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE, text=True)
+        self.proc.stdin.write("BEGIN;\nSELECT 1 FROM users WHERE id = '%s' "
+                              "FOR UPDATE;\n\\echo locked\n" % uid)
+        self.proc.stdin.flush()
+        while self.proc.stdout.readline().strip() != "locked":
+            pass
+
+    def release(self):
+        self.proc.stdin.write("ROLLBACK;\n\\q\n")
+        self.proc.stdin.flush()
+        self.proc.wait(30)
+
+
+def test_reads_do_not_wait_behind_stuck_writes(extra):
+    """Writes that wait on a row lock fill every connection that takes
+    writes; a read of another user still gets its answer while they wait,
+    because one connection takes reads only."""
+    dsn = extra.database(migrated=True)
+    svc = extra.service(dsn, WORKERS=1, DB_POOL_SIZE=2, DB_PIPELINE=4,
+                        admin=True)
+    stuck, _ = create(svc.url, svc.auth, "stuck-%s@example.com" %
+                      uuid.uuid4().hex[:12])
+    other, _ = create(svc.url, svc.auth, "other-%s@example.com" %
+                      uuid.uuid4().hex[:12])
+    lock = RowLock(dsn, stuck)
+    writers = []
+    try:
+        def patch(i):
+            return requests.patch("%s/users/%s" % (svc.url, stuck),
+                                  headers=svc.auth, json={"age": i},
+                                  timeout=CLIENT_TIMEOUT).status_code
+
+        for i in range(12):
+            t = threading.Thread(target=patch, args=(i,))
+            t.start()
+            writers.append(t)
+        deadline = time.monotonic() + 10
+        while True:
+            rows = psql(dsn, "SELECT count(*) FROM pg_stat_activity WHERE "
+                        "application_name = 'userapi' AND wait_event_type "
+                        "= 'Lock'")
+            if int(rows[0][0]) > 0:
+                break
+            assert time.monotonic() < deadline, "no write waited"
+            time.sleep(0.05)
+        time.sleep(0.5)     # the rest of the writes queue up meanwhile
+        for _ in range(5):
+            r = requests.get("%s/users/%s" % (svc.url, other),
+                             headers=svc.auth, timeout=5)
+            assert r.status_code == 200, (r.status_code, r.text)
+        assert lock.proc.poll() is None
+    finally:
+        lock.release()
+    for t in writers:
+        t.join(CLIENT_TIMEOUT)
+
+
 # --- PostgreSQL restarted under load ----------------------------------------
 
 def test_postgres_restart_under_load(extra):
