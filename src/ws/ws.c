@@ -7,18 +7,19 @@
  * or ?access_token=, never logged) and then, in the database, that the
  * token is still current (ws_auth). Only then does Kore switch protocols.
  *
- * Kore reads frames and answers pings; everything else is here. Kore
- * hands a message over with its opcode but without its FIN bit, so the
- * frame header is read from the connection's receive buffer: a first
- * fragment is refused with 1003 (Kore would close on the continuation
- * frame without a code). Kore closes frames over websocket_maxframe
- * without a code, so maxframe is set above WS_MAX_MESSAGE and the size
- * is checked here first (1009). Text must be UTF-8 (1007); binary frames
- * are refused (1003); more than WS_RATE messages a second (burst
- * WS_BURST) is a policy violation (1008). Kore never pings: a timer does,
- * every WS_PING_SECONDS; Kore's own idle timer (websocket_timeout, set
- * from WEBSOCKET_TIMEOUT) closes a socket that sent nothing, pongs
- * included, for that long.
+ * Kore reads frames and answers pings, and fails a connection that breaks
+ * the protocol with a close code (patches/kore/0033-0037): 1002 for a
+ * protocol error (unmasked frame, reserved bits, unknown opcode, bad
+ * control frame, continuation without a message, a length not in its
+ * shortest form, a bad close frame), 1003 for a fragmented message (Kore
+ * does not join fragments), 1009 for a frame over websocket_maxframe
+ * (WS_MAX_MESSAGE, at least 125 for control frames), 1001 "idle timeout"
+ * from its idle timer (websocket_timeout, set from WEBSOCKET_TIMEOUT: a
+ * socket that sent nothing, pongs included, for that long). Everything
+ * else is here: the message size (1009), text must be UTF-8 (1007);
+ * binary frames are refused (1003); more than WS_RATE messages a second
+ * (burst WS_BURST) is a policy violation (1008). Kore never pings: a
+ * timer does, every WS_PING_SECONDS.
  *
  * Output is bounded: a socket with more than WS_MAX_QUEUED bytes unsent
  * (Kore's send queue plus what is held for it while it catches up) is a
@@ -148,12 +149,12 @@ ws_parent_init(void)
 	ws_slots = p;
 
 	/*
-	 * Kore closes frames over maxframe without a code: keep it above
-	 * the message limit so the limit is checked here (1009).
+	 * Kore refuses a bigger frame with 1009 before reading it; control
+	 * frames may carry 125 bytes.
 	 */
-	kore_websocket_maxframe = (u_int64_t)cfg.ws_max_message * 2;
-	if (kore_websocket_maxframe < 16384)
-		kore_websocket_maxframe = 16384;
+	kore_websocket_maxframe = (u_int64_t)cfg.ws_max_message;
+	if (kore_websocket_maxframe < 125)
+		kore_websocket_maxframe = 125;
 }
 
 void
@@ -490,9 +491,8 @@ ws_connect(struct connection *c)
 /*
  * Kore closes the socket right after this. Bytes the client sent that
  * nobody read would turn that close into a reset, and a reset can make
- * the client lose the close frame sent just before (a fragmented
- * message: Kore drops the connection at the continuation frame, after
- * the 1003): read them away first.
+ * the client lose the close frame sent just before: read them away
+ * first.
  */
 void
 ws_disconnect(struct connection *c)
@@ -526,19 +526,6 @@ ws_message(struct connection *c, u_int8_t op, const void *data, size_t len)
 	if ((cl = c->hdlr_extra) == NULL || cl->state == WS_CLIENT_CLOSING)
 		return;
 
-	/* The frame's header is still in Kore's receive buffer: FIN. */
-	if (c->rnb == NULL || c->rnb->buf == NULL ||
-	    !(c->rnb->buf[0] & 0x80)) {
-		ws_close(cl, WS_CLOSE_UNSUPPORTED,
-		    "fragmented messages are not supported");
-		/*
-		 * Kore would drop the connection at the continuation frame,
-		 * at once: read nothing more; the tick closes it.
-		 */
-		c->evt.flags &= ~KORE_EVENT_READ;
-		kore_platform_disable_read(c->fd);
-		return;
-	}
 	if (op != WEBSOCKET_OP_TEXT) {
 		ws_close(cl, WS_CLOSE_UNSUPPORTED,
 		    "binary messages are not supported");
@@ -626,6 +613,9 @@ ws_send_text(struct ws_client *cl, const char *data, size_t len)
 		hlen = 10;
 	}
 
+	/* Kore failed the connection (a close frame went out). */
+	if (cl->c->flags & CONN_WS_CLOSE_SENT)
+		return;
 	metrics_count(MC_WS_OUT, 1);
 	net_send_queue(cl->c, hdr, hlen);
 	net_send_queue(cl->c, data, len);
@@ -644,23 +634,15 @@ ws_send_text(struct ws_client *cl, const char *data, size_t len)
 void
 ws_close(struct ws_client *cl, int code, const char *reason)
 {
-	u_int8_t	buf[125];
-	size_t		len;
-
 	if (cl->state == WS_CLIENT_CLOSING)
 		return;
-	log_info("websocket %s closed with %d: %s", cl->user, code, reason);
 	cl->state = WS_CLIENT_CLOSING;
 	cl->close_at = kore_time_ms() + WS_CLOSE_WAIT_MS;
-
-	buf[0] = (u_int8_t)(code >> 8);
-	buf[1] = (u_int8_t)code;
-	len = strlen(reason);
-	if (len > sizeof(buf) - 2)
-		len = sizeof(buf) - 2;
-	memcpy(buf + 2, reason, len);
-	cl->c->flags |= CONN_WS_CLOSE_SENT;
-	kore_websocket_send(cl->c, WEBSOCKET_OP_CLOSE, buf, len + 2);
+	if (!(cl->c->flags & CONN_WS_CLOSE_SENT)) {
+		log_info("websocket %s closed with %d: %s", cl->user, code,
+		    reason);
+		kore_websocket_close(cl->c, (u_int16_t)code, reason);
+	}
 	ws_bus_catchup_stop(cl);
 }
 

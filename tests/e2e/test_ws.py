@@ -218,13 +218,51 @@ class RawWS:
 
     def close_code(self):
         """Read until a close frame: its code (None without one)."""
+        return self.close_frame()[0]
+
+    def close_frame(self):
+        """Read until a close frame: (code or None, reason)."""
         while True:
             fin, op, payload = self.recv_frame()
             if op == 8:
-                return struct.unpack("!H", payload[:2])[0] if payload else None
+                if not payload:
+                    return None, ""
+                return (struct.unpack("!H", payload[:2])[0],
+                        payload[2:].decode())
+
+    def at_eof(self):
+        """True once the server closed the connection (EOF or a reset
+        after the close frame); a server that stalls fails the socket's
+        timeout."""
+        try:
+            while self.sock.recv(65536):
+                pass
+        except ConnectionResetError:
+            pass
+        return True
 
     def close(self):
         self.sock.close()
+
+
+def raw_frame(b0, payload=b"", masked=True, ext=None, length=None):
+    """Frame bytes as a client might send them, valid or not: first byte
+    b0; the length in 7 bits, or after 126 (16 bits) or 127 (64 bits)
+    when ext says so, whatever its size; length overrides the value."""
+    n = len(payload) if length is None else length
+    if ext is None:
+        ext = 126 if 125 < n < 65536 else 127 if n >= 65536 else None
+    m = 0x80 if masked else 0
+    if ext == 126:
+        hdr = struct.pack("!BBH", b0, m | 126, n)
+    elif ext == 127:
+        hdr = struct.pack("!BBQ", b0, m | 127, n)
+    else:
+        hdr = struct.pack("!BB", b0, m | n)
+    if not masked:
+        return hdr + payload
+    mask = os.urandom(4)
+    return hdr + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
 
 
 # --- the upgrade -------------------------------------------------------------
@@ -610,6 +648,93 @@ def test_fragmented_message_closes_1003(main_service, users):
     run(go())
 
 
+# Frames that break RFC 6455: each must get a close frame with 1002, then
+# the end of the connection (never a stall, never a bare TCP close).
+PROTOCOL_ERRORS = {
+    "unmasked": raw_frame(0x81, b"hello", masked=False),
+    "rsv1": raw_frame(0xc1, b"hello"),
+    "rsv2": raw_frame(0xa1, b"hello"),
+    "rsv3": raw_frame(0x91, b"hello"),
+    "opcode_3": raw_frame(0x83, b"hello"),
+    "opcode_0xb": raw_frame(0x8b),
+    "ping_over_125": raw_frame(0x89, b"p" * 126),
+    "fragmented_ping": raw_frame(0x09, b"p"),
+    "continuation_without_start": raw_frame(0x80, b"more"),
+    "len16_short": raw_frame(0x81, b"hello", ext=126),
+    "len64_short": raw_frame(0x81, b"h" * 200, ext=127),
+    "len64_top_bit": raw_frame(0x81, ext=127, length=(1 << 63) + 5),
+    "close_1_byte": raw_frame(0x88, b"\x03"),
+    "close_code_1005": raw_frame(0x88, struct.pack("!H", 1005)),
+    "close_code_999": raw_frame(0x88, struct.pack("!H", 999)),
+}
+
+
+@pytest.mark.parametrize("case", sorted(PROTOCOL_ERRORS))
+def test_protocol_error_closes_1002(main_service, users, case):
+    ws = RawWS(main_service.url, users[0]["token"])
+    assert ws.status == 101
+    ws.sock.sendall(PROTOCOL_ERRORS[case])
+    code, reason = ws.close_frame()
+    assert code == 1002, (code, reason)
+    assert reason
+    assert ws.at_eof()
+    ws.close()
+
+
+def test_frame_over_maxframe_closes_1009(main_service, users):
+    # Refused from the header: the payload is never sent.
+    for hdr in (raw_frame(0x81, ext=127, length=1 << 20)[:10],
+                raw_frame(0x81, ext=126, length=5000)[:4]):
+        ws = RawWS(main_service.url, users[0]["token"])
+        ws.sock.sendall(hdr + os.urandom(4))
+        assert ws.close_frame() == (1009, "frame too big")
+        assert ws.at_eof()
+        ws.close()
+
+
+def test_client_close_code_is_echoed(main_service, users):
+    for payload, want in ((struct.pack("!H", 4000) + b"bye", 4000),
+                          (struct.pack("!H", 1000), 1000), (b"", None)):
+        ws = RawWS(main_service.url, users[0]["token"])
+        ws.sock.sendall(raw_frame(0x88, payload))
+        assert ws.close_code() == want
+        assert ws.at_eof()
+        ws.close()
+
+
+def test_other_clients_keep_receiving_while_bad_frames_are_refused(
+        main_service, users, dsn):
+    """A sender and a receiver go on while raw clients are failed one
+    after another (1002, 1003, 1009) on the same workers."""
+    bad = list(PROTOCOL_ERRORS.values()) + [
+        raw_frame(0x01, b"first fragment"),
+        raw_frame(0x81, ext=126, length=5000)[:4] + os.urandom(4)]
+    start = last_id(dsn)
+
+    def refuse_all():
+        for frame in bad:
+            ws = RawWS(main_service.url, users[1]["token"])
+            ws.sock.sendall(frame)
+            assert ws.close_code() in (1002, 1003, 1009)
+            ws.close()
+
+    async def go():
+        a = await connect(main_service.url, users[0]["token"])
+        b = await connect(main_service.url, users[2]["token"])
+        loop = asyncio.get_running_loop()
+        refusing = loop.run_in_executor(None, refuse_all)
+        for k in range(20):
+            await a.send("meanwhile-%d" % k)
+            await asyncio.sleep(0.05)
+        got = await collect(b, 20)
+        await refusing
+        ids = [i for i, _ in stored(dsn, start)]
+        check_exactly_once(got, ids)
+        await a.close()
+        await b.close()
+    run(go())
+
+
 def test_message_rate_closes_1008(extra, dsn):
     svc = extra.service(dsn, WS_RATE=5, WS_BURST=5)
     u = account(svc.url)
@@ -633,18 +758,19 @@ def test_message_rate_closes_1008(extra, dsn):
     run(go())
 
 
-def test_server_pings_and_idle_timeout(extra, dsn):
+def test_idle_timeout_closes_1001(extra, dsn):
+    """Server pings; a client that never answers them is closed after
+    WEBSOCKET_TIMEOUT with 1001 "idle timeout", then the connection
+    ends; a client that answers stays."""
     svc = extra.service(dsn, WS_PING_SECONDS=1, WEBSOCKET_TIMEOUT=3)
     u = account(svc.url)
     raw = RawWS(svc.url, u["token"])
     t0 = time.monotonic()
     fin, op, _ = raw.recv_frame()
     assert op == 9, op			# a ping, unasked
-    # Never answered: closed after the idle time.
-    with pytest.raises((EOFError, ConnectionResetError)):
-        while True:
-            raw.recv_frame()
+    assert raw.close_frame() == (1001, "idle timeout")
     assert 2 < time.monotonic() - t0 < 10
+    assert raw.at_eof()
     raw.close()
 
     async def go():			# a client that answers pings stays
