@@ -44,6 +44,7 @@
 #include "config.h"
 #include "db/db.h"
 #include "log.h"
+#include "ops/metrics.h"
 #include "ws/ws.h"
 
 #define BUS_CHANNEL		"ws"
@@ -295,20 +296,34 @@ bus_queue_clear(void)
 		bus_item_free(it);
 }
 
-/* Message id to every client of this worker that has not had it. */
+/*
+ * Message id to every client of this worker that has not had it. The
+ * frame is built once and written to each live socket in turn.
+ */
 static void
 bus_deliver(int64_t id, const char *msg, size_t len)
 {
 	struct ws_client	*cl, *next;
 	struct ws_held		*h;
+	u_int8_t		*frame;
+	size_t			 hlen;
+	int			 n;
 
+	if ((frame = malloc(WS_FRAME_HDR_MAX + len)) == NULL)
+		abort();
+	hlen = ws_text_header(frame, len);
+	memcpy(frame + hlen, msg, len);
+
+	n = 0;
 	for (cl = TAILQ_FIRST(&ws_clients); cl != NULL; cl = next) {
 		next = TAILQ_NEXT(cl, list);
 		if (id <= cl->sent)
 			continue;
 		switch (cl->state) {
 		case WS_CLIENT_LIVE:
-			bus_client_send(cl, id, msg, len);
+			cl->sent = id;
+			n++;
+			(void)ws_send_frame(cl, frame, hlen + len);
 			break;
 		case WS_CLIENT_CATCHUP:
 			if ((h = malloc(sizeof(*h) + len)) == NULL)
@@ -327,6 +342,8 @@ bus_deliver(int64_t id, const char *msg, size_t len)
 			break;
 		}
 	}
+	free(frame);
+	metrics_count(MC_WS_OUT, n);
 }
 
 /* Some messages are gone for good: the live clients are told. */

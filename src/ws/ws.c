@@ -48,8 +48,10 @@
 
 #include <sys/types.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 
 #include <ctype.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -80,7 +82,6 @@
 #define WS_TICK_MS		1000
 #define WS_REVALIDATE_TICKS	2
 #define WS_CLOSE_WAIT_MS	2000
-#define WS_FRAME_HDR_MAX	10
 
 /* GET /ws: the checks and the token -> the token's row -> upgrade. */
 enum {
@@ -118,6 +119,7 @@ static void	ws_revalidated(void *, struct db_result *);
 static int	ws_client_cmp(const void *, const void *);
 static void	ws_drop(struct ws_client *, int, const char *);
 static int	ws_rate_take(struct ws_client *);
+static int	ws_check_queued(struct ws_client *);
 
 static struct http_state	upgrade_steps[] = {
 	{ "check",	ws_upgrade_start },
@@ -586,16 +588,12 @@ ws_pending(struct ws_client *cl)
 	return (n);
 }
 
-/*
- * One text frame to the client. A client that has more than
- * WS_MAX_QUEUED bytes waiting is dropped; then cl is freed.
- */
-void
-ws_send_text(struct ws_client *cl, const char *data, size_t len)
+/* The header of a text frame of len bytes into hdr: its length. */
+size_t
+ws_text_header(u_int8_t *hdr, size_t len)
 {
-	u_int8_t	hdr[WS_FRAME_HDR_MAX];
-	size_t		hlen;
-	int		i;
+	size_t	hlen;
+	int	i;
 
 	hdr[0] = 0x80 | WEBSOCKET_OP_TEXT;
 	if (len < 126) {
@@ -612,10 +610,23 @@ ws_send_text(struct ws_client *cl, const char *data, size_t len)
 			hdr[2 + i] = (u_int8_t)((u_int64_t)len >> (56 - i * 8));
 		hlen = 10;
 	}
+	return (hlen);
+}
+
+/*
+ * One text frame to the client. A client that has more than
+ * WS_MAX_QUEUED bytes waiting is dropped; then cl is freed.
+ */
+void
+ws_send_text(struct ws_client *cl, const char *data, size_t len)
+{
+	u_int8_t	hdr[WS_FRAME_HDR_MAX];
+	size_t		hlen;
 
 	/* Kore failed the connection (a close frame went out). */
 	if (cl->c->flags & CONN_WS_CLOSE_SENT)
 		return;
+	hlen = ws_text_header(hdr, len);
 	metrics_count(MC_WS_OUT, 1);
 	net_send_queue(cl->c, hdr, hlen);
 	net_send_queue(cl->c, data, len);
@@ -623,11 +634,61 @@ ws_send_text(struct ws_client *cl, const char *data, size_t len)
 		kore_connection_disconnect(cl->c);
 		return;
 	}
+	ws_check_queued(cl);
+}
+
+/*
+ * A whole frame, built once for many clients (the broadcast). When
+ * nothing waits in the socket's queue it is written at once, without a
+ * copy; what the socket did not take is queued. Returns 0 when the
+ * client is gone (cl freed).
+ */
+int
+ws_send_frame(struct ws_client *cl, const u_int8_t *frame, size_t len)
+{
+	struct connection	*c = cl->c;
+	ssize_t			 r;
+	size_t			 off;
+
+	if (c->flags & CONN_WS_CLOSE_SENT)
+		return (1);
+	off = 0;
+	if (c->ssl == NULL && TAILQ_EMPTY(&c->send_queue) &&
+	    (c->evt.flags & KORE_EVENT_WRITE)) {
+		r = send(c->fd, frame, len, 0);
+		if (r == -1) {
+			if (errno != EAGAIN && errno != EWOULDBLOCK &&
+			    errno != EINTR) {
+				kore_connection_disconnect(c);
+				return (0);
+			}
+			if (errno != EINTR)
+				c->evt.flags &= ~KORE_EVENT_WRITE;
+			r = 0;
+		}
+		off = (size_t)r;
+		if (off == len)
+			return (1);
+	}
+	net_send_queue(c, frame + off, len - off);
+	if (!net_send_flush(c)) {
+		kore_connection_disconnect(c);
+		return (0);
+	}
+	return (ws_check_queued(cl));
+}
+
+/* Drop a client with more than WS_MAX_QUEUED bytes unsent: 0 if so. */
+static int
+ws_check_queued(struct ws_client *cl)
+{
 	if (ws_pending(cl) > (size_t)cfg.ws_max_queued) {
 		log_info("websocket %s dropped: %zu bytes unsent "
 		    "(WS_MAX_QUEUED)", cl->user, ws_pending(cl));
 		ws_drop(cl, WS_CLOSE_POLICY, "too slow");
+		return (0);
 	}
+	return (1);
 }
 
 /* Send a close frame with code and reason, then wait for the client's. */

@@ -89,7 +89,10 @@ void	ws_shutdown(void);
 int	ws_count(void);
 
 /* ws.c: send, close. */
+#define WS_FRAME_HDR_MAX	10
+size_t	ws_text_header(u_int8_t *, size_t);
 void	ws_send_text(struct ws_client *, const char *, size_t);
+int	ws_send_frame(struct ws_client *, const u_int8_t *, size_t);
 void	ws_close(struct ws_client *, int code, const char *reason);
 size_t	ws_pending(struct ws_client *);
 
