@@ -937,6 +937,20 @@ def test_asyncapi_document_is_served_and_matches_the_code(base_url):
     for const, reason in sent:
         entry = documented[codes[const]]
         assert reason in entry.get("enum", [entry.get("const")]), reason
+    # And those Kore sends (patches/kore): 1001, 1002, 1003, 1009.
+    kore = ""
+    pdir = os.path.join(repo, "patches", "kore")
+    for name in sorted(os.listdir(pdir)):
+        with open(os.path.join(pdir, name)) as f:
+            kore += "".join(line[1:] for line in f if line.startswith("+"))
+    sent = re.findall(r'(?:websocket_fail|kore_websocket_close)\(c,\s*'
+                      r'WEBSOCKET_CLOSE_(\w+),\s*"([^"]+)"\)', kore)
+    assert len(sent) >= 12, sent
+    codes = {"GOING_AWAY": "1001", "PROTOCOL": "1002",
+             "UNSUPPORTED": "1003", "TOO_BIG": "1009"}
+    for const, reason in sent:
+        entry = documented[codes[const]]
+        assert reason in entry.get("enum", [entry.get("const")]), reason
     # The messages the server sends validate against their schemas.
     import jsonschema
     schemas = doc["components"]["schemas"]
