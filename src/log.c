@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <jansson.h>
+#include <pthread.h>
 
 #include "config.h"
 #include "http/parse.h"
@@ -26,6 +27,7 @@ static void	log_line(const char *, const char *, va_list)
 		    __attribute__((format(printf, 2, 0)));
 static void	log_stamp(char *, size_t);
 static const char *log_who(void);
+static void	log_forked(void);
 static void	log_clean(char *, int);
 static char	*log_value(const char *);
 static void	log_emit(json_t *);
@@ -33,6 +35,8 @@ static void	log_out(const char *, size_t);
 struct log_stream;
 static ssize_t	log_stream_write(void *, const char *, size_t);
 static void	log_stream_line(struct log_stream *);
+
+static char	log_pid[24];	/* log_who's, "" until formatted */
 
 /*
  * Lines stay one line each: control bytes become '?'. With ascii set,
@@ -111,14 +115,23 @@ log_stamp(char *buf, size_t len)
 	(void)snprintf(buf, len, "%s.%06ldZ", tmp, (long)tv.tv_usec);
 }
 
-/* The process id: the parent's, or a worker's. */
+/*
+ * The process id: the parent's, or a worker's. Formatted once per
+ * process (getpid is a system call on every log line otherwise): a
+ * child of fork formats its own at its first line.
+ */
 static const char *
 log_who(void)
 {
-	static char	who[32];
+	if (log_pid[0] == '\0')
+		(void)snprintf(log_pid, sizeof(log_pid), "%ld", (long)getpid());
+	return (log_pid);
+}
 
-	(void)snprintf(who, sizeof(who), "%ld", (long)getpid());
-	return (who);
+static void
+log_forked(void)
+{
+	log_pid[0] = '\0';
 }
 
 /*
@@ -155,6 +168,8 @@ log_setup(void)
 	cookie_io_functions_t		 io;
 	FILE				*fp;
 
+	if (pthread_atfork(NULL, NULL, log_forked) != 0)
+		abort();
 	if (cfg.log_format != CONFIG_LOG_JSON)
 		return;
 	memset(&io, 0, sizeof(io));

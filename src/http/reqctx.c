@@ -103,14 +103,20 @@ reqctx_free(struct http_request *req)
 	}
 }
 
-/* A sane X-Request-ID is kept: 1..64 of [A-Za-z0-9._:-]; else a new one. */
+/*
+ * A sane X-Request-ID is kept: 1..64 of [A-Za-z0-9._:-]; else a new one:
+ * 64 random bits drawn once per worker, then a counter, in 32 hex
+ * digits. Unique without a system call per request; it is an id, not a
+ * secret.
+ */
 static void
 reqctx_request_id(struct http_request *req, struct reqctx *ctx)
 {
-	const char	*v;
-	u_int8_t	 rnd[16];
-	size_t		 i, len;
-	static const char hex[] = "0123456789abcdef";
+	const char		*v;
+	size_t			 i, len;
+	static u_int64_t	 prefix, seq;
+	static const char	 hex[] = "0123456789abcdef";
+	static pid_t		 owner;
 
 	if (http_request_header(req, "x-request-id", &v)) {
 		len = strlen(v);
@@ -122,13 +128,18 @@ reqctx_request_id(struct http_request *req, struct reqctx *ctx)
 		}
 	}
 
-	if (getrandom(rnd, sizeof(rnd), 0) != sizeof(rnd))
-		fatal("getrandom failed");
-	for (i = 0; i < sizeof(rnd); i++) {
-		ctx->rid[i * 2] = hex[rnd[i] >> 4];
-		ctx->rid[i * 2 + 1] = hex[rnd[i] & 0x0f];
+	if (owner != worker->pid) {
+		if (getrandom(&prefix, sizeof(prefix), 0) != sizeof(prefix))
+			fatal("getrandom failed");
+		owner = worker->pid;
+		seq = 0;
 	}
-	ctx->rid[sizeof(rnd) * 2] = '\0';
+	seq++;
+	for (i = 0; i < 16; i++) {
+		ctx->rid[i] = hex[(prefix >> (60 - i * 4)) & 0x0f];
+		ctx->rid[i + 16] = hex[(seq >> (60 - i * 4)) & 0x0f];
+	}
+	ctx->rid[32] = '\0';
 }
 
 int

@@ -133,6 +133,14 @@ def test_request_id_generated(http, base_url):
     assert a != b
 
 
+def test_request_ids_unique_across_connections_and_workers(base_url):
+    """Fresh connections spread over the workers: no id repeats."""
+    ids = [requests.get(base_url + "/healthz", timeout=10)
+           .headers["X-Request-ID"] for _ in range(200)]
+    assert all(HEX_ID.match(i) for i in ids)
+    assert len(set(ids)) == len(ids)
+
+
 @pytest.mark.parametrize("rid", ["abc-123", "A.b_c:d-e", "x" * 64, "7"])
 def test_sane_request_id_echoed_and_logged(http, base_url, main_log, rid):
     r = http.get(base_url + "/healthz", headers={"X-Request-ID": rid})
