@@ -263,7 +263,7 @@ main_bind(void)
 		kore_buf_appendf(&buf, "\tcertfile %s\n\tcertkey %s\n",
 		    cfg.tls_cert, cfg.tls_key);
 	/* Every path enters the dispatcher (src/api/routes.c). */
-	kore_buf_appendf(&buf, "\troute ^/.*$ api_dispatch\n}\n");
+	kore_buf_appendf(&buf, "\troute ^/ api_dispatch\n}\n");
 	if ((fp = fmemopen(buf.data, buf.offset, "r")) == NULL)
 		fatal("fmemopen: %s", errno_s);
 	kore_parse_config_file(fp);
