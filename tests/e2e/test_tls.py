@@ -331,6 +331,51 @@ def test_private_key_only_in_the_keymgr(tls):
             assert b"PRIVATE KEY" not in f.read()
 
 
+def served_cert(port):
+    """The DER certificate the listener presents."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as raw:
+        with ctx.wrap_socket(raw) as s:
+            return s.getpeercert(binary_form=True)
+
+
+def der(cert):
+    return ssl.PEM_cert_to_DER_cert(cert.read_text())
+
+
+def test_sigusr1_reloads_certificate_and_key(certs, migrated, tmp_path):
+    """Renewed files at the same paths are served after SIGUSR1 (here an
+    RSA pair replaced by an ECDSA one), with no restart: the workers
+    stay the same processes."""
+    cert, key = tmp_path / "tls.crt", tmp_path / "tls.key"
+    shutil.copy(certs["rsa"][0], cert)
+    shutil.copy(certs["rsa"][1], key)
+    svc = start_tls("tls-reload", migrated.new_database(True), cert, key)
+    try:
+        assert served_cert(svc.port) == der(certs["rsa"][0])
+        before = sorted(children_of(svc.proc.pid))
+        shutil.copy(certs["ecdsa"][0], cert)
+        shutil.copy(certs["ecdsa"][1], key)
+        svc.proc.send_signal(signal.SIGUSR1)
+        want = der(certs["ecdsa"][0])
+        deadline = time.monotonic() + 10
+        while True:	# every worker (two) has the new one
+            got = [served_cert(svc.port) == want for _ in range(8)]
+            if all(got) or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        assert all(got), got
+        svc.cert = certs["ecdsa"][0]
+        assert https_get(svc, client_ctx(svc))[2].startswith("HTTP/1.1 200 ")
+        assert sorted(children_of(svc.proc.pid)) == before
+    finally:
+        svc.stop()
+    bad = svc.bad_lines()
+    assert not bad, "\n".join(bad)
+
+
 # --- configuration -------------------------------------------------------------------
 
 def test_tls_settings_checked_at_start(certs, tmp_path):
