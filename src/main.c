@@ -28,6 +28,7 @@
 #include "ops/ops.h"
 #include "store/job_store.h"
 #include "store/store.h"
+#include "tls.h"
 #include "version.h"
 #include "ws/ws.h"
 
@@ -161,6 +162,11 @@ kore_parent_configure(int argc, char **argv)
 
 	if (i + 1 < argc) {
 		fprintf(stderr, "userapi: serve takes no argument\n");
+		exit(2);
+	}
+	if (cfg.tls_cert != NULL &&
+	    tls_check(cfg.tls_cert, cfg.tls_key, err, sizeof(err)) == -1) {
+		fprintf(stderr, "userapi: %s\n", err);
 		exit(2);
 	}
 	if (config_secret(&cfg, &generated, err, sizeof(err)) == -1) {

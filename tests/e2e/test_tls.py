@@ -380,7 +380,20 @@ def test_sigusr1_reloads_certificate_and_key(certs, migrated, tmp_path):
 
 def test_tls_settings_checked_at_start(certs, tmp_path):
     cert, key = certs["rsa"]
+    encrypted = tmp_path / "encrypted.key"
+    subprocess.run(["openssl", "pkey", "-in", str(key), "-aes128", "-passout",
+                    "pass:secret", "-out", str(encrypted)], check=True)
+    junk = tmp_path / "junk.pem"
+    junk.write_text("not a PEM file\n")
     cases = [
+        ({"TLS_CERT_FILE": str(cert), "TLS_KEY_FILE": str(certs["ecdsa"][1])},
+         "invalid TLS_KEY_FILE: it is not the key of TLS_CERT_FILE's "
+         "certificate"),
+        ({"TLS_CERT_FILE": str(cert), "TLS_KEY_FILE": str(encrypted)},
+         "invalid TLS_KEY_FILE: no PEM private key without a passphrase "
+         "in %s" % encrypted),
+        ({"TLS_CERT_FILE": str(junk), "TLS_KEY_FILE": str(key)},
+         "invalid TLS_CERT_FILE: no PEM certificate in %s" % junk),
         ({"TLS_CERT_FILE": str(cert)},
          "invalid TLS_KEY_FILE: required with TLS_CERT_FILE"),
         ({"TLS_KEY_FILE": str(key)},
