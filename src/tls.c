@@ -49,8 +49,8 @@ tls_check(const char *cert, const char *key, char *err, size_t errlen)
 		(void)close(pfd[0]);
 		msg[0] = '\0';
 		tls_check_files(cert, key, msg, sizeof(msg));
-		if (msg[0] != '\0')
-			(void)write(pfd[1], msg, strlen(msg));
+		if (msg[0] != '\0' && write(pfd[1], msg, strlen(msg)) == -1)
+			_exit(2);
 		_exit(msg[0] != '\0');
 	}
 

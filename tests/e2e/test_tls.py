@@ -362,11 +362,16 @@ def test_sigusr1_reloads_certificate_and_key(certs, migrated, tmp_path):
         want = der(certs["ecdsa"][0])
         deadline = time.monotonic() + 10
         while True:	# every worker (two) has the new one
-            got = [served_cert(svc.port) == want for _ in range(8)]
-            if all(got) or time.monotonic() > deadline:
+            try:
+                got = [served_cert(svc.port) == want for _ in range(8)]
+            except ssl.SSLError as e:
+                # a handshake in the instant between the keymgr's new key
+                # and a worker's new certificate fails
+                got = [e]
+            if all(g is True for g in got) or time.monotonic() > deadline:
                 break
             time.sleep(0.2)
-        assert all(got), got
+        assert all(g is True for g in got), got
         svc.cert = certs["ecdsa"][0]
         assert https_get(svc, client_ctx(svc))[2].startswith("HTTP/1.1 200 ")
         assert sorted(children_of(svc.proc.pid)) == before
