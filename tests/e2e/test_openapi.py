@@ -284,7 +284,7 @@ def test_conf_sends_every_path_to_the_dispatcher():
                 if re.match(r"^\s*(route|domain|server)\s", line)], lines
     main = (REPO / "src" / "main.c").read_text()
     routes = re.findall(r'\\troute\s+(\S+)\s+(\S+?)\\n', main)
-    assert routes == [("^/.*$", "api_dispatch")], routes
+    assert routes == [("^/", "api_dispatch")], routes
 
 
 def test_static_names_are_the_handlers_table():
