@@ -14,9 +14,10 @@
  *   are handed out as one batch: to the connection with the fewest writes
  *   in flight and the most room, then, when it is full, to the next; a
  *   connection that has read its results takes more at once. With more
- *   than one connection, connection 0 takes reads only: reads overtake
- *   writes that cannot be placed, and never wait behind writes stuck on a
- *   lock or on commits that NOTIFY (PostgreSQL runs those one at a time)
+ *   than one connection, connection 0 takes reads only while another
+ *   one is up: reads overtake writes that cannot be placed, and never
+ *   wait behind writes stuck on a lock or on commits that NOTIFY
+ *   (PostgreSQL runs those one at a time)
  * - with a pipeline depth above 1 a connection is in libpq's pipeline mode
  *   and holds up to that many queries in flight. A sync point (the end of
  *   an implicit transaction) follows every statement that may write, and
@@ -613,15 +614,24 @@ db_conn_room(struct db_conn *c)
 
 /*
  * Whether c may take q: with more than one connection, connection 0
- * takes reads only, so that reads never queue behind writes that wait
- * (commits that NOTIFY take turns, a row lock) on every connection.
+ * takes reads only while another one is up, so that reads never queue
+ * behind writes that wait (commits that NOTIFY take turns, a row lock)
+ * on every connection; with the others down it takes writes too.
  */
 static int
 db_conn_takes(struct db_conn *c, struct db_query *q)
 {
+	int	i;
+
 	if (db_conn_room(c) == 0)
 		return (0);
-	return (statements[q->stmt].readonly || nconns == 1 || c->id != 0);
+	if (statements[q->stmt].readonly || c->id != 0)
+		return (1);
+	for (i = 1; i < nconns; i++) {
+		if (conns[i].state == DB_CONN_READY)
+			return (0);
+	}
+	return (1);
 }
 
 /* The connection for q: the fewest writes in flight, then the most room. */
@@ -925,6 +935,9 @@ db_conn_fail(struct db_conn *c, const char *why, enum db_status st)
 		return;
 	}
 
+	/* Writes it would have taken may go to connection 0 now. */
+	db_kick();
+
 	/* Nobody left to serve the queue: fail it now rather than later. */
 	if (!db_alive()) {
 		while ((q = TAILQ_FIRST(&waitq)) != NULL) {
@@ -1185,12 +1198,17 @@ db_conn_read(struct db_conn *c)
 		q->conn = NULL;
 		c->sync_due = q->sync_after;
 		if (c->res != NULL &&
-		    PQresultStatus(c->res) == PGRES_PIPELINE_ABORTED &&
-		    !q->cancelled) {
-			/* An earlier statement of its batch failed. */
+		    PQresultStatus(c->res) == PGRES_PIPELINE_ABORTED) {
+			/*
+			 * An earlier statement of its batch failed: q never
+			 * ran. Sent again, unless its client has gone.
+			 */
 			PQclear(c->res);
 			c->res = NULL;
-			db_requeue(q, &requeued);
+			if (q->cancelled)
+				db_query_defer(q, DB_UNAVAILABLE);
+			else
+				db_requeue(q, &requeued);
 			continue;
 		}
 		db_query_finish(c, q);
@@ -1406,12 +1424,20 @@ db_query_done(struct db_query *q, enum db_status st, PGresult *res,
 /*
  * Put q back on the wait queue, at its head: after *prev, the query
  * requeued before it from the same batch, so the batch keeps its order.
+ * A query with less than half of its time left (it waited behind the
+ * one that failed, say on a lock until statement_timeout) times out
+ * instead: sent again, it would get a whole statement_timeout of its
+ * own on the server, past its deadline.
  */
 static void
 db_requeue(struct db_query *q, struct db_query **prev)
 {
 	if (q->where != DB_Q_NONE)
 		fatal("db_requeue: query %p still queued", (void *)q);
+	if (q->deadline < kore_time_ms() + (u_int64_t)deadline_ms / 2) {
+		db_query_defer(q, DB_TIMEOUT);
+		return;
+	}
 	if (*prev == NULL)
 		TAILQ_INSERT_HEAD(&waitq, q, list);
 	else
@@ -1420,6 +1446,8 @@ db_requeue(struct db_query *q, struct db_query **prev)
 	q->where = DB_Q_WAITING;
 	nwaiting++;
 	metrics_count(MC_DB_REQUEUED, 1);
+	/* Its connection may fail before it takes q again. */
+	db_kick();
 }
 
 /* Complete q with st on the next turn of the loop. */
@@ -1448,18 +1476,23 @@ db_query_free(struct db_query *q)
 /*
  * Every 100 ms: fail what waited or ran past its deadline, give up on
  * connects that take too long, and reopen connections that are due.
+ * The whole wait queue is walked: it is not in deadline order, as
+ * requeued reads go back to its head and reads overtake writes.
  */
 static void
 db_sweep(void *arg, u_int64_t now)
 {
-	struct db_query		*q;
+	struct db_query		*q, *next;
 	int			 i;
 
-	while ((q = TAILQ_FIRST(&waitq)) != NULL && q->deadline <= now) {
+	for (q = TAILQ_FIRST(&waitq); q != NULL; q = next) {
+		next = TAILQ_NEXT(q, list);
+		if (q->deadline > now)
+			continue;
 		TAILQ_REMOVE(&waitq, q, list);
 		nwaiting--;
 		q->where = DB_Q_NONE;
-		db_query_done(q, DB_TIMEOUT, NULL, NULL);
+		db_query_defer(q, DB_TIMEOUT);
 	}
 
 	for (i = 0; i < nconns; i++)

@@ -20,7 +20,8 @@ from collections import Counter, defaultdict
 import pytest
 import requests
 
-from conftest import PGBIN, base_env, psql, run_bin
+from conftest import (PGBIN, base_env, children_of, psql, run_bin,
+                      with_dbname)
 
 CLIENT_TIMEOUT = 30
 PING = "userapi_ping"
@@ -380,6 +381,152 @@ def test_failed_read_resends_the_rest_of_its_batch(extra):
     assert got[504] <= cancels, (got, cancels)
     assert got[200] >= 20 - cancels, (got, cancels)
     assert "query user_get failed" not in svc.log()
+
+
+def read_status(s):
+    """The status of the answer on raw socket s (None: closed without)."""
+    head = b""
+    while b"\r\n\r\n" not in head:
+        chunk = s.recv(65536)
+        if not chunk:
+            return None
+        head += chunk
+    return int(head.split(b" ", 2)[1])
+
+
+def one_batch(svc, path, n):
+    """n raw GETs of path that the service's only worker reads in one turn
+    (it is stopped while they are sent), so that their queries go out as
+    one batch: the open sockets."""
+    workers = children_of(svc.proc.pid)
+    assert len(workers) == 1, workers
+    socks = [socket.create_connection(("127.0.0.1", svc.port),
+                                      timeout=CLIENT_TIMEOUT)
+             for _ in range(n)]
+    requests.get(svc.url + "/healthz", timeout=CLIENT_TIMEOUT)  # accepted
+    os.kill(workers[0], signal.SIGSTOP)
+    try:
+        for s in socks:
+            s.sendall(("GET %s HTTP/1.1\r\nHost: x\r\nAuthorization: %s"
+                       "\r\n\r\n" % (path, svc.auth["Authorization"]))
+                      .encode())
+    finally:
+        os.kill(workers[0], signal.SIGCONT)
+    return socks
+
+
+def wait_lock_waiters(dsn, timeout=10):
+    """The pids of the service's backends waiting on a lock, once any."""
+    deadline = time.monotonic() + timeout
+    while True:
+        rows = psql(dsn, "SELECT pid FROM pg_stat_activity WHERE "
+                    "application_name = 'userapi' AND wait_event_type "
+                    "= 'Lock'")
+        if rows:
+            return [r[0] for r in rows]
+        assert time.monotonic() < deadline, "no query waited on the lock"
+        time.sleep(0.05)
+
+
+def test_reads_of_a_batch_that_timed_out_are_not_sent_again(extra):
+    """One batch of reads waits on a table lock until the first one's
+    statement_timeout: the others never ran and their deadline is spent,
+    so they answer 504 at once. Sent again, each would wait a whole
+    statement_timeout more on the server, past its deadline, until the
+    layer dropped the connection as unresponsive."""
+    dsn = extra.database(migrated=True)
+    svc = extra.service(dsn, WORKERS=1, DB_POOL_SIZE=1, DB_PIPELINE=8,
+                        DB_TIMEOUT_MS=2000, admin=True)
+    uid, _ = create(svc.url, svc.auth, "spent-%s@example.com" %
+                    uuid.uuid4().hex[:12])
+    lock = TableLock(dsn)
+    try:
+        t0 = time.monotonic()
+        socks = one_batch(svc, "/users/%s" % uid, 6)
+        got = []
+        for s in socks:
+            got.append((read_status(s), time.monotonic() - t0))
+            s.close()
+    finally:
+        lock.release()
+    assert [st for st, _ in got] == [504] * 6, got
+    # Twice the deadline: only a query sent again takes that long.
+    assert all(t < 3.9 for _, t in got), got
+    assert "query deadline passed" not in svc.log()
+    assert metric(svc, "userapi_db_requeued_total") == 0
+
+
+def test_cancelled_reads_of_an_aborted_batch_are_no_errors(extra):
+    """Clients leave while their reads wait in one batch behind a read
+    that then fails: the reads never ran, nobody waits for them, and
+    that is no failed query (no error logged or counted)."""
+    dsn = extra.database(migrated=True)
+    svc = extra.service(dsn, WORKERS=1, DB_POOL_SIZE=1, DB_PIPELINE=32,
+                        admin=True)
+    uid, _ = create(svc.url, svc.auth, "gone-%s@example.com" %
+                    uuid.uuid4().hex[:12])
+    before = metric(svc, 'userapi_db_errors_total{kind="other"}')
+    lock = TableLock(dsn)
+    try:
+        socks = one_batch(svc, "/users/%s" % uid, 10)
+        pids = wait_lock_waiters(dsn)
+        for s in socks[1:]:
+            s.close()
+        time.sleep(0.3)     # the worker sees them go
+        psql(dsn, "SELECT pg_cancel_backend(%s)" % pids[0])
+        assert read_status(socks[0]) == 504
+        socks[0].close()
+    finally:
+        lock.release()
+    r = requests.get("%s/users/%s" % (svc.url, uid), headers=svc.auth,
+                     timeout=CLIENT_TIMEOUT)
+    assert r.status_code == 200
+    assert "query user_get failed" not in svc.log()
+    assert metric(svc, 'userapi_db_errors_total{kind="other"}') == before
+
+
+def test_writes_use_the_read_connection_when_the_others_are_down(extra):
+    """DB_POOL_SIZE=2: connection 1 is killed and cannot come back (the
+    database refuses new connections); connection 0, which takes reads
+    only while another is up, takes the writes rather than let them time
+    out."""
+    dsn = extra.database(migrated=True)
+    svc = extra.service(dsn, WORKERS=1, DB_POOL_SIZE=2, DB_PIPELINE=8,
+                        DB_TIMEOUT_MS=2000, admin=True)
+    uid, _ = create(svc.url, svc.auth, "alone-%s@example.com" %
+                    uuid.uuid4().hex[:12])
+    dbname = psql(dsn, "SELECT current_database()")[0][0]
+    other = with_dbname(dsn, "postgres")
+    lock = RowLock(dsn, uid)
+    out = []
+    try:
+        # A write waits on the row lock: its backend is connection 1's.
+        t = threading.Thread(target=lambda: out.append(requests.patch(
+            "%s/users/%s" % (svc.url, uid), headers=svc.auth,
+            json={"age": 3}, timeout=CLIENT_TIMEOUT).status_code))
+        t.start()
+        pids = wait_lock_waiters(dsn)
+        psql(other, 'ALTER DATABASE "%s" ALLOW_CONNECTIONS false' % dbname)
+        try:
+            psql(other, "SELECT pg_terminate_backend(%s)" % pids[0])
+            t.join(CLIENT_TIMEOUT)
+            assert out == [503], out
+            lock.release()
+            lock = None
+            r = requests.post(svc.url + "/users", headers=svc.auth, json={
+                "name": "Alone", "email": "alone-%s@example.com" %
+                uuid.uuid4().hex[:12]}, timeout=CLIENT_TIMEOUT)
+            assert r.status_code == 201, (r.status_code, r.text)
+            r = requests.patch("%s/users/%s" % (svc.url, uid),
+                               headers=svc.auth, json={"age": 4},
+                               timeout=CLIENT_TIMEOUT)
+            assert r.status_code == 200, (r.status_code, r.text)
+        finally:
+            psql(other, 'ALTER DATABASE "%s" ALLOW_CONNECTIONS true' %
+                 dbname)
+    finally:
+        if lock is not None:
+            lock.release()
 
 
 class RowLock:
