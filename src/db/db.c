@@ -165,6 +165,8 @@ static void	db_conn_end_batch(struct db_conn *);
 static int	db_conn_takes(struct db_conn *, struct db_query *);
 static struct db_conn *db_conn_pick(struct db_query *);
 static void	db_requeue(struct db_query *, struct db_query **);
+static void	db_waitq_added(struct db_query *);
+static void	db_waitq_remove(struct db_query *);
 static int	db_stmt_readonly(const char *, const char *);
 static void	db_conn_fill(struct db_conn *);
 static int	db_conn_room(struct db_conn *);
@@ -202,6 +204,7 @@ static int			 nsubs;
 static struct db_query_list	 waitq;
 static struct db_query_list	 deferq;
 static int			 nwaiting;
+static int			 nwaiting_writes;	/* of them */
 static int			 queue_max;
 static int			 deadline_ms;
 static int			 turn_armed;
@@ -369,6 +372,7 @@ db_worker_init(const char *conninfo, int pool, int pipeline, int qmax,
 	TAILQ_INIT(&waitq);
 	TAILQ_INIT(&deferq);
 	nwaiting = 0;
+	nwaiting_writes = 0;
 	queue_max = qmax;
 	deadline_ms = timeout;
 	depth = pipeline < 1 ? 1 : pipeline;
@@ -446,15 +450,19 @@ db_run(int id, int nparams, const char * const *params, db_cb cb, void *arg)
 		}
 	}
 
-	if (nwaiting >= queue_max) {
+	/*
+	 * Reads and writes are bounded apart: writes stuck on a lock must
+	 * not fill the queue for reads, which overtake them.
+	 */
+	if ((statements[id].readonly ? nwaiting - nwaiting_writes :
+	    nwaiting_writes) >= queue_max) {
 		db_query_defer(q, DB_BUSY);
 		return (q);
 	}
 
 	/* Sent on the next turn, with whatever else this turn queues. */
 	TAILQ_INSERT_TAIL(&waitq, q, list);
-	q->where = DB_Q_WAITING;
-	nwaiting++;
+	db_waitq_added(q);
 	db_kick();
 	return (q);
 }
@@ -472,9 +480,7 @@ db_cancel(struct db_query *q)
 	q->cancelled = 1;
 	switch (q->where) {
 	case DB_Q_WAITING:
-		TAILQ_REMOVE(&waitq, q, list);
-		nwaiting--;
-		q->where = DB_Q_NONE;
+		db_waitq_remove(q);
 		db_query_defer(q, DB_UNAVAILABLE);
 		break;
 	case DB_Q_DEFERRED:
@@ -687,9 +693,7 @@ db_dispatch(void)
 				break;		/* every connection is full */
 			continue;
 		}
-		TAILQ_REMOVE(&waitq, q, list);
-		nwaiting--;
-		q->where = DB_Q_NONE;
+		db_waitq_remove(q);
 		if (db_conn_send(cur, q) == -1) {
 			sent[cur->id] = 0;
 			db_conn_fail(cur, PQerrorMessage(cur->pg),
@@ -724,9 +728,7 @@ db_conn_fill(struct db_conn *c)
 			break;
 		if (!db_conn_takes(c, q))
 			continue;
-		TAILQ_REMOVE(&waitq, q, list);
-		nwaiting--;
-		q->where = DB_Q_NONE;
+		db_waitq_remove(q);
 		if (db_conn_send(c, q) == -1) {
 			db_conn_fail(c, PQerrorMessage(c->pg), DB_UNAVAILABLE);
 			return;
@@ -941,9 +943,7 @@ db_conn_fail(struct db_conn *c, const char *why, enum db_status st)
 	/* Nobody left to serve the queue: fail it now rather than later. */
 	if (!db_alive()) {
 		while ((q = TAILQ_FIRST(&waitq)) != NULL) {
-			TAILQ_REMOVE(&waitq, q, list);
-			nwaiting--;
-			q->where = DB_Q_NONE;
+			db_waitq_remove(q);
 			db_query_defer(q, DB_UNAVAILABLE);
 		}
 	}
@@ -1443,11 +1443,33 @@ db_requeue(struct db_query *q, struct db_query **prev)
 	else
 		TAILQ_INSERT_AFTER(&waitq, *prev, q, list);
 	*prev = q;
-	q->where = DB_Q_WAITING;
-	nwaiting++;
+	db_waitq_added(q);
 	metrics_count(MC_DB_REQUEUED, 1);
 	/* Its connection may fail before it takes q again. */
 	db_kick();
+}
+
+/* q has just been put on the wait queue: count it. */
+static void
+db_waitq_added(struct db_query *q)
+{
+	q->where = DB_Q_WAITING;
+	nwaiting++;
+	if (!statements[q->stmt].readonly)
+		nwaiting_writes++;
+}
+
+/* Take q off the wait queue. */
+static void
+db_waitq_remove(struct db_query *q)
+{
+	if (q->where != DB_Q_WAITING)
+		fatal("db_waitq_remove: query %p is not waiting", (void *)q);
+	TAILQ_REMOVE(&waitq, q, list);
+	nwaiting--;
+	if (!statements[q->stmt].readonly)
+		nwaiting_writes--;
+	q->where = DB_Q_NONE;
 }
 
 /* Complete q with st on the next turn of the loop. */
@@ -1489,9 +1511,7 @@ db_sweep(void *arg, u_int64_t now)
 		next = TAILQ_NEXT(q, list);
 		if (q->deadline > now)
 			continue;
-		TAILQ_REMOVE(&waitq, q, list);
-		nwaiting--;
-		q->where = DB_Q_NONE;
+		db_waitq_remove(q);
 		db_query_defer(q, DB_TIMEOUT);
 	}
 

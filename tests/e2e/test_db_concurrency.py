@@ -594,6 +594,48 @@ def test_reads_do_not_wait_behind_stuck_writes(extra):
         t.join(CLIENT_TIMEOUT)
 
 
+def test_writes_stuck_on_a_lock_do_not_fill_the_queue_for_reads(extra):
+    """DB_QUEUE_MAX=4: writes wait on a row lock, fill the connection that
+    takes writes, then the queue (the writes after them answer 503); a
+    read of another user still gets its 200 from connection 0, and is not
+    refused as if the queue were full."""
+    dsn = extra.database(migrated=True)
+    svc = extra.service(dsn, WORKERS=1, DB_POOL_SIZE=2, DB_PIPELINE=2,
+                        DB_QUEUE_MAX=4, admin=True)
+    stuck, _ = create(svc.url, svc.auth, "full-%s@example.com" %
+                      uuid.uuid4().hex[:12])
+    other, _ = create(svc.url, svc.auth, "free-%s@example.com" %
+                      uuid.uuid4().hex[:12])
+    lock = RowLock(dsn, stuck)
+    got = []
+    writers = []
+    try:
+        def patch(i):
+            got.append(requests.patch(
+                "%s/users/%s" % (svc.url, stuck), headers=svc.auth,
+                json={"age": i}, timeout=CLIENT_TIMEOUT).status_code)
+
+        for i in range(8):
+            t = threading.Thread(target=patch, args=(i,))
+            t.start()
+            writers.append(t)
+        wait_lock_waiters(dsn)
+        deadline = time.monotonic() + 10
+        while got.count(503) < 2:   # 2 running, 4 waiting, 2 refused
+            assert time.monotonic() < deadline, got
+            time.sleep(0.05)
+        for _ in range(3):
+            r = requests.get("%s/users/%s" % (svc.url, other),
+                             headers=svc.auth, timeout=CLIENT_TIMEOUT)
+            assert r.status_code == 200, (r.status_code, r.text)
+        assert lock.proc.poll() is None
+    finally:
+        lock.release()
+    for t in writers:
+        t.join(CLIENT_TIMEOUT)
+    assert sorted(got) == [200] * 6 + [503] * 2, got
+
+
 # --- PostgreSQL restarted under load ----------------------------------------
 
 def test_postgres_restart_under_load(extra):
