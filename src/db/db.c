@@ -163,6 +163,7 @@ static int	db_conn_send(struct db_conn *, struct db_query *);
 static int	db_conn_sync(struct db_conn *);
 static void	db_conn_end_batch(struct db_conn *);
 static int	db_conn_takes(struct db_conn *, struct db_query *);
+static int	db_conn_suits(struct db_conn *, struct db_query *);
 static struct db_conn *db_conn_pick(struct db_query *);
 static void	db_requeue(struct db_query *, struct db_query **);
 static void	db_waitq_added(struct db_query *);
@@ -640,6 +641,24 @@ db_conn_takes(struct db_conn *c, struct db_query *q)
 	return (1);
 }
 
+/*
+ * Whether q should go to c: c takes it, and it is not a read that would
+ * wait behind c's writes (one of them stuck on a lock, or on commits
+ * that NOTIFY) while another connection with fewer writes takes it.
+ */
+static int
+db_conn_suits(struct db_conn *c, struct db_query *q)
+{
+	struct db_conn	*best;
+
+	if (!db_conn_takes(c, q))
+		return (0);
+	if (!statements[q->stmt].readonly || c->nwrites == 0)
+		return (1);
+	best = db_conn_pick(q);
+	return (best == NULL || best->nwrites >= c->nwrites);
+}
+
 /* The connection for q: the fewest writes in flight, then the most room. */
 static struct db_conn *
 db_conn_pick(struct db_query *q)
@@ -664,9 +683,10 @@ db_conn_pick(struct db_query *q)
  * Hand the waiting queries out as one batch: each to the connection the
  * one before it went to while that one takes it, else to the best pick,
  * so that a turn costs one write (and PostgreSQL one read and one
- * answer) per connection it used. A write no connection may take yet
- * stays queued; the reads behind it go on. Then end each batch with its
- * sync point.
+ * answer) per connection it used, unless a read would wait there
+ * behind writes and another connection has fewer (db_conn_suits). A
+ * write no connection may take yet stays queued; the reads behind it go
+ * on. Then end each batch with its sync point.
  */
 static void
 db_dispatch(void)
@@ -686,7 +706,7 @@ db_dispatch(void)
 	cur = NULL;
 	for (q = TAILQ_FIRST(&waitq); q != NULL; q = next) {
 		next = TAILQ_NEXT(q, list);
-		if (cur == NULL || !db_conn_takes(cur, q))
+		if (cur == NULL || !db_conn_suits(cur, q))
 			cur = db_conn_pick(q);
 		if (cur == NULL) {
 			if (statements[q->stmt].readonly)
@@ -726,7 +746,7 @@ db_conn_fill(struct db_conn *c)
 		next = TAILQ_NEXT(q, list);
 		if (db_conn_room(c) == 0)
 			break;
-		if (!db_conn_takes(c, q))
+		if (!db_conn_suits(c, q))
 			continue;
 		db_waitq_remove(q);
 		if (db_conn_send(c, q) == -1) {
@@ -1424,17 +1444,22 @@ db_query_done(struct db_query *q, enum db_status st, PGresult *res,
 /*
  * Put q back on the wait queue, at its head: after *prev, the query
  * requeued before it from the same batch, so the batch keeps its order.
- * A query with less than half of its time left (it waited behind the
- * one that failed, say on a lock until statement_timeout) times out
- * instead: sent again, it would get a whole statement_timeout of its
- * own on the server, past its deadline.
+ * A query with less than DB_GRACE_MS (or half its deadline) left times
+ * out instead: its batch waited, say on a lock until statement_timeout,
+ * and sent again it would get a whole statement_timeout of its own on
+ * the server, past its deadline.
  */
 static void
 db_requeue(struct db_query *q, struct db_query **prev)
 {
+	u_int64_t	margin;
+
 	if (q->where != DB_Q_NONE)
 		fatal("db_requeue: query %p still queued", (void *)q);
-	if (q->deadline < kore_time_ms() + (u_int64_t)deadline_ms / 2) {
+	margin = (u_int64_t)deadline_ms / 2;
+	if (margin > DB_GRACE_MS)
+		margin = DB_GRACE_MS;
+	if (q->deadline < kore_time_ms() + margin) {
 		db_query_defer(q, DB_TIMEOUT);
 		return;
 	}

@@ -395,21 +395,27 @@ def read_status(s):
 
 
 def one_batch(svc, path, n):
-    """n raw GETs of path that the service's only worker reads in one turn
-    (it is stopped while they are sent), so that their queries go out as
-    one batch: the open sockets."""
+    """n raw GETs of path that the service's only worker reads in one turn,
+    so that their queries go out as one batch: the open sockets."""
+    get = ("GET %s HTTP/1.1\r\nHost: x\r\nAuthorization: %s\r\n\r\n" %
+           (path, svc.auth["Authorization"])).encode()
+    return in_one_turn(svc, [get] * n)
+
+
+def in_one_turn(svc, raws):
+    """Send each raw request on a socket of its own, in order, while the
+    service's only worker is stopped, so that it reads them all in one
+    turn of its loop: the open sockets."""
     workers = children_of(svc.proc.pid)
     assert len(workers) == 1, workers
     socks = [socket.create_connection(("127.0.0.1", svc.port),
                                       timeout=CLIENT_TIMEOUT)
-             for _ in range(n)]
+             for _ in raws]
     requests.get(svc.url + "/healthz", timeout=CLIENT_TIMEOUT)  # accepted
     os.kill(workers[0], signal.SIGSTOP)
     try:
-        for s in socks:
-            s.sendall(("GET %s HTTP/1.1\r\nHost: x\r\nAuthorization: %s"
-                       "\r\n\r\n" % (path, svc.auth["Authorization"]))
-                      .encode())
+        for s, raw in zip(socks, raws):
+            s.sendall(raw)
     finally:
         os.kill(workers[0], signal.SIGCONT)
     return socks
@@ -592,6 +598,39 @@ def test_reads_do_not_wait_behind_stuck_writes(extra):
         lock.release()
     for t in writers:
         t.join(CLIENT_TIMEOUT)
+
+
+def test_reads_do_not_follow_a_write_of_their_turn(extra):
+    """A write and then a read arrive in one turn of the loop, while
+    another write waits on a row lock on the connection that takes
+    writes: the read goes to connection 0, not behind the stuck writes."""
+    dsn = extra.database(migrated=True)
+    svc = extra.service(dsn, WORKERS=1, DB_POOL_SIZE=2, DB_PIPELINE=4,
+                        admin=True)
+    stuck, _ = create(svc.url, svc.auth, "turn-%s@example.com" %
+                      uuid.uuid4().hex[:12])
+    other, _ = create(svc.url, svc.auth, "read-%s@example.com" %
+                      uuid.uuid4().hex[:12])
+    body = b'{"age": 7}'
+    patch = ("PATCH /users/%s HTTP/1.1\r\nHost: x\r\nAuthorization: %s\r\n"
+             "Content-Type: application/json\r\nContent-Length: %d\r\n\r\n"
+             % (stuck, svc.auth["Authorization"], len(body))).encode() + body
+    get = ("GET /users/%s HTTP/1.1\r\nHost: x\r\nAuthorization: %s\r\n\r\n"
+           % (other, svc.auth["Authorization"])).encode()
+    lock = RowLock(dsn, stuck)
+    socks = []
+    try:
+        socks = in_one_turn(svc, [patch])
+        wait_lock_waiters(dsn)
+        socks += in_one_turn(svc, [patch, get])
+        socks[2].settimeout(5)
+        assert read_status(socks[2]) == 200
+        assert lock.proc.poll() is None
+    finally:
+        lock.release()
+    assert [read_status(s) for s in socks[:2]] == [200, 200]
+    for s in socks:
+        s.close()
 
 
 def test_writes_stuck_on_a_lock_do_not_fill_the_queue_for_reads(extra):
