@@ -528,18 +528,30 @@ def test_privsep_runas_and_chroot(extra, tmp_path):
     # service runs on (a TCP DATABASE_URL works from inside one)
     svc = extra.service(extra.database(), RUNAS="nobody", CHROOT=str(jail))
     assert requests.get(svc.url + "/healthz", timeout=5).status_code == 200
-    workers = [p for p in children_of(svc.proc.pid)]
-    assert workers
+    # one worker may answer before the other has dropped its privileges
+    deadline = time.monotonic() + 10
+    while True:
+        workers = [p for p in children_of(svc.proc.pid)]
+        uids = {pid: _uids(pid) for pid in workers}
+        if (len(workers) == 2 and all(u == {"65534"} for u in uids.values())) \
+                or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    assert len(workers) == 2, workers
     for pid in workers:
-        with open("/proc/%d/status" % pid) as f:
-            uids = [line.split()[1:] for line in f
-                    if line.startswith("Uid:")][0]
-        assert set(uids) == {"65534"}, (pid, uids)	# nobody
+        assert uids[pid] == {"65534"}, (pid, uids[pid])	# nobody
         assert os.readlink("/proc/%d/root" % pid) == str(jail)
     with open("/proc/%d/status" % svc.proc.pid) as f:
         assert [line for line in f if line.startswith("Uid:")][0].split()[1] == "0"
     svc.proc.send_signal(signal.SIGTERM)
     assert svc.proc.wait(20) == 0
+
+
+def _uids(pid):
+    """The set of real, effective, saved and fs uids of pid."""
+    with open("/proc/%d/status" % pid) as f:
+        return set([line.split()[1:] for line in f
+                    if line.startswith("Uid:")][0])
 
 
 def test_privsep_refuses_bad_settings(extra):

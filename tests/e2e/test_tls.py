@@ -381,6 +381,13 @@ def test_sigusr1_reloads_certificate_and_key(certs, migrated, tmp_path):
     assert not bad, "\n".join(bad)
 
 
+def uids_of(pid):
+    """The set of real, effective, saved and fs uids of pid."""
+    with open("/proc/%d/status" % pid) as f:
+        return set([line.split()[1:] for line in f
+                    if line.startswith("Uid:")][0])
+
+
 # --- configuration -------------------------------------------------------------------
 
 def test_tls_settings_checked_at_start(certs, tmp_path):
@@ -431,18 +438,22 @@ def test_tls_with_privsep_keeps_the_key_from_the_workers(certs, migrated,
     svc.cert = cert
     try:
         assert https_get(svc, client_ctx(svc))[2].startswith("HTTP/1.1 200 ")
-        roles = process_roles(svc)
+        # a worker may answer before the other has dropped its privileges
+        deadline = time.monotonic() + 10
+        while True:
+            roles = process_roles(svc)
+            uids = {pid: uids_of(pid) for pid in roles["wrk"]}
+            if (len(roles["wrk"]) == 2 and
+                    all(u == {"65534"} for u in uids.values())) or \
+                    time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
         assert len(roles["keymgr"]) == 1 and len(roles["wrk"]) == 2, roles
         for pid in roles["wrk"]:
-            with open("/proc/%d/status" % pid) as f:
-                uids = [line.split()[1:] for line in f
-                        if line.startswith("Uid:")][0]
-            assert set(uids) == {"65534"}, (pid, uids)
+            assert uids[pid] == {"65534"}, (pid, uids[pid])	# nobody
             assert os.readlink("/proc/%d/root" % pid) == str(jail)
-        with open("/proc/%d/status" % roles["keymgr"][0]) as f:
-            uids = [line.split()[1:] for line in f
-                    if line.startswith("Uid:")][0]
-        assert set(uids) == {"0"}, uids
+        assert uids_of(roles["keymgr"][0]) == {"0"}
+        assert os.readlink("/proc/%d/root" % roles["keymgr"][0]) == "/"
         svc.proc.send_signal(signal.SIGTERM)
         assert svc.proc.wait(20) == 0
     finally:
