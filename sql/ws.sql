@@ -10,16 +10,20 @@ SELECT email FROM users
 WHERE id = $1::uuid AND is_active AND token_version = $2::int8;
 
 -- name: ws_post
--- Store a message and announce it, in one statement. $1 caller, $2 token
--- version, $3 the text as a JSON string (encoded by the server: it may
--- hold \u0000, which a text value cannot). No row: the token is revoked.
+-- Store a sender's waiting messages and announce them, in one statement.
+-- $1 caller, $2 token version, $3 the texts in the order sent, as a JSON
+-- array of JSON strings (encoded by the server: a text may hold \u0000,
+-- which a text value cannot). One row per message; none: the token is
+-- revoked.
 --
--- The advisory lock is taken before the id is drawn and held until the
+-- The advisory lock is taken before the ids are drawn and held until the
 -- commit, so ids are committed, and so notified, in increasing order:
 -- a worker can then skip anything at or below the last id it delivered.
--- The NOTIFY payload is the message itself when it is at most $4 bytes
--- (WS_NOTIFY_MAX; PostgreSQL's limit is 7999), else only its id, and the
--- workers read the message from the table.
+-- The ids follow the array's order (volatile functions are evaluated
+-- after ORDER BY), and the NOTIFYs go out in id order. A NOTIFY payload
+-- is the message itself when it is at most $4 bytes (WS_NOTIFY_MAX;
+-- PostgreSQL's limit is 7999), else only its id, and the workers read
+-- the message from the table.
 WITH lock AS (
 	SELECT pg_advisory_xact_lock(7450217305005)
 ), sender AS (
@@ -27,13 +31,15 @@ WITH lock AS (
 	WHERE u.id = $1::uuid AND u.is_active AND u.token_version = $2::int8
 ), new AS (
 	SELECT nextval('ws_messages_id_seq') AS id, clock_timestamp() AS at,
-	    email
-	FROM sender
+	    s.email, t.body
+	FROM sender s,
+	    json_array_elements($3::json) WITH ORDINALITY AS t(body, ord)
+	ORDER BY t.ord
 ), ins AS (
 	INSERT INTO ws_messages (id, at, msg)
 	SELECT id, at,
 	    '{"type":"message","id":' || id || ',"from":' ||
-	    to_json(email)::text || ',"text":' || $3::json::text ||
+	    to_json(email)::text || ',"text":' || body::text ||
 	    ',"at":"' || to_char(at AT TIME ZONE 'UTC',
 	    'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') || '"}'
 	FROM new
@@ -41,7 +47,8 @@ WITH lock AS (
 )
 SELECT id, pg_notify('ws', CASE WHEN octet_length(msg) <= $4::int4
     THEN msg ELSE id::text END)
-FROM ins;
+FROM ins
+ORDER BY id;
 
 -- name: ws_since
 -- read-only

@@ -20,7 +20,9 @@
  * the table instead.
  *
  * A client: one ws_post in flight at a time, so its messages keep their
- * order. A client that connects with ?last_id=N reads the kept messages
+ * order; it stores every message that waited meanwhile (up to
+ * BUS_POST_MAX of them, BUS_POST_BYTES), so a sender is not held to one
+ * message per round trip to the database. A client that connects with ?last_id=N reads the kept messages
  * after N (ws_since, pages of BUS_PAGE) while the frames the bus
  * delivers meanwhile are held for it; then the held frames above what it
  * read, then it is live. When messages after N were pruned already, it
@@ -52,6 +54,8 @@
 #define BUS_PAGE_STR		"100"
 #define BUS_QUEUE_MAX		10000
 #define BUS_PRUNE_TICKS		5
+#define BUS_POST_MAX		64
+#define BUS_POST_BYTES		(256 * 1024)
 #define BUS_RESET		"{\"type\":\"reset\"}"
 #define BUS_MSG_PREFIX		"{\"type\":\"message\",\"id\":"
 
@@ -77,7 +81,7 @@ static void	bus_client_send(struct ws_client *, int64_t, const char *,
 		    size_t);
 static void	bus_client_live(struct ws_client *);
 static void	bus_pruned(void *, struct db_result *);
-static void	bus_error_frame(struct ws_client *, enum db_status);
+static void	bus_error_frames(struct ws_client *, enum db_status, int);
 
 static TAILQ_HEAD(, bus_item)	 bus_items;
 static int			 bus_nitems;
@@ -370,15 +374,42 @@ bus_client_send(struct ws_client *cl, int64_t id, const char *msg,
 
 /* --- a client's messages --------------------------------------------- */
 
+/* The messages waiting, as one JSON array: one ws_post for them all. */
 void
 ws_bus_post(struct ws_client *cl)
 {
 	struct ws_post	*p;
+	char		*texts;
+	size_t		 len, off, n;
 
-	if (cl->post_q != NULL || (p = TAILQ_FIRST(&cl->posts)) == NULL)
+	if (cl->post_q != NULL || TAILQ_EMPTY(&cl->posts))
 		return;
+	len = 2;
+	n = 0;
+	TAILQ_FOREACH(p, &cl->posts, list) {
+		if (n > 0 && (n == BUS_POST_MAX ||
+		    len + strlen(p->json) + 1 > BUS_POST_BYTES))
+			break;
+		len += strlen(p->json) + 1;
+		n++;
+	}
+	if ((texts = malloc(len + 1)) == NULL)
+		abort();
+	off = 0;
+	texts[off++] = '[';
+	p = TAILQ_FIRST(&cl->posts);
+	for (cl->post_n = 0; cl->post_n < (int)n; cl->post_n++) {
+		if (cl->post_n > 0)
+			texts[off++] = ',';
+		memcpy(texts + off, p->json, strlen(p->json));
+		off += strlen(p->json);
+		p = TAILQ_NEXT(p, list);
+	}
+	texts[off++] = ']';
+	texts[off] = '\0';
 	cl->post_q = db_run(st_post, 4, (const char *[]){ cl->user, cl->tv,
-	    p->json, notify_max }, bus_posted, cl);
+	    texts, notify_max }, bus_posted, cl);
+	free(texts);
 }
 
 /*
@@ -391,16 +422,20 @@ bus_posted(void *arg, struct db_result *r)
 {
 	struct ws_client	*cl = arg;
 	struct ws_post		*p;
+	int			 n;
 
 	if (r->cancelled)
 		return;
 	cl->post_q = NULL;
-	if ((p = TAILQ_FIRST(&cl->posts)) != NULL) {
+	for (n = 0; n < cl->post_n; n++) {
+		if ((p = TAILQ_FIRST(&cl->posts)) == NULL)
+			break;
 		TAILQ_REMOVE(&cl->posts, p, list);
 		cl->nposts--;
 		free(p->json);
 		free(p);
 	}
+	cl->post_n = 0;
 
 	if (r->status == DB_OK && PQntuples(r->res) == 0) {
 		ws_bus_drop_posts(cl);
@@ -408,8 +443,8 @@ bus_posted(void *arg, struct db_result *r)
 			ws_close(cl, WS_CLOSE_POLICY, "token revoked");
 	} else if (r->status != DB_OK && cl->c != NULL &&
 	    cl->state != WS_CLIENT_CLOSING) {
-		/* The tick posts the next one; cl may be gone now. */
-		bus_error_frame(cl, r->status);
+		/* The tick posts the next ones; cl may be gone now. */
+		bus_error_frames(cl, r->status, n);
 		return;
 	}
 
@@ -420,11 +455,18 @@ bus_posted(void *arg, struct db_result *r)
 	ws_bus_post(cl);
 }
 
-/* The message was not stored: the sender is told, and may send again. */
+/*
+ * n messages were not stored: the sender gets an error frame for each,
+ * and may send them again. One write, so cl is used no more once it
+ * may be gone.
+ */
 static void
-bus_error_frame(struct ws_client *cl, enum db_status st)
+bus_error_frames(struct ws_client *cl, enum db_status st, int n)
 {
 	const char	*msg;
+	u_int8_t	*frames;
+	size_t		 len, hlen, off;
+	int		 i;
 
 	switch (st) {
 	case DB_UNAVAILABLE:
@@ -443,8 +485,20 @@ bus_error_frame(struct ws_client *cl, enum db_status st)
 		    "\"detail\":\"Message not sent: internal error\"}";
 		break;
 	}
-	/* The client's next message is posted by the next tick. */
-	ws_send_text(cl, msg, strlen(msg));
+	if (n == 0)
+		return;
+	len = strlen(msg);
+	if ((frames = malloc((size_t)n * (WS_FRAME_HDR_MAX + len))) == NULL)
+		abort();
+	off = 0;
+	for (i = 0; i < n; i++) {
+		hlen = ws_text_header(frames + off, len);
+		memcpy(frames + off + hlen, msg, len);
+		off += hlen + len;
+	}
+	metrics_count(MC_WS_OUT, (uint64_t)n);
+	(void)ws_send_frame(cl, frames, off);
+	free(frames);
 }
 
 /* --- a client resuming with ?last_id= ---------------------------------- */
@@ -569,6 +623,7 @@ ws_bus_drop_posts(struct ws_client *cl)
 		free(p);
 	}
 	cl->nposts = 0;
+	cl->post_n = 0;
 }
 
 /*

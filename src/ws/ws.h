@@ -55,6 +55,7 @@ struct ws_client {
 	uint64_t		 close_at;	/* CLOSING: disconnect by then */
 	struct db_query		*since_q;	/* catch-up page in flight */
 	struct db_query		*post_q;	/* ws_post in flight */
+	int			 post_n;	/* the posts it stores */
 	TAILQ_HEAD(, ws_post)	 posts;
 	int			 nposts;
 	TAILQ_HEAD(, ws_held)	 held;

@@ -528,6 +528,27 @@ def test_large_message_takes_the_table_path_in_order(main_service, users,
     run(go())
 
 
+def test_burst_of_one_sender_is_stored_in_order(main_service, users, dsn):
+    """30 messages in one write: they wait for one another's statement
+    and are stored together (ws_post takes them as an array), in the
+    order sent, and each reaches every client once."""
+    texts = ["burst-%02d-%s" % (k, uuid.uuid4().hex[:6]) for k in range(30)]
+    start = last_id(dsn)
+
+    async def go():
+        b = await connect(main_service.url, users[1]["token"])
+        raw = RawWS(main_service.url, users[0]["token"])
+        raw.sock.sendall(b"".join(raw_frame(0x81, t.encode())
+                                  for t in texts))
+        got = await collect(b, len(texts))
+        rows = stored(dsn, start)
+        assert [m["text"] for _, m in rows] == texts
+        check_exactly_once(got, [i for i, _ in rows])
+        raw.close()
+        await b.close()
+    run(go())
+
+
 def test_messages_of_a_sender_that_leaves_at_once_are_kept(extra, dsn):
     svc = extra.service(dsn, WS_RATE=1000, WS_BURST=1000)
     u = account(svc.url)
