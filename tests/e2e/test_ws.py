@@ -528,6 +528,27 @@ def test_large_message_takes_the_table_path_in_order(main_service, users,
     run(go())
 
 
+def test_messages_before_a_reset_are_kept(main_service, users, dsn):
+    """Frames and then a TCP reset at once (SO_LINGER 0), so the worker
+    usually sees the data and the hang-up in one event: the frames that
+    arrived are read and stored all the same."""
+    for attempt in range(5):
+        texts = ["rst-%d-%d-%s" % (attempt, k, uuid.uuid4().hex[:6])
+                 for k in range(5)]
+        start = last_id(dsn)
+        raw = RawWS(main_service.url, users[0]["token"])
+        raw.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                            struct.pack("ii", 1, 0))
+        raw.sock.sendall(b"".join(raw_frame(0x81, t.encode())
+                                  for t in texts))
+        raw.close()
+        deadline = time.monotonic() + 20
+        while len(stored(dsn, start)) < len(texts):
+            assert time.monotonic() < deadline, (attempt, stored(dsn, start))
+            time.sleep(0.1)
+        assert [m["text"] for _, m in stored(dsn, start)] == texts
+
+
 def test_burst_of_one_sender_is_stored_in_order(main_service, users, dsn):
     """30 messages in one write: they wait for one another's statement
     and are stored together (ws_post takes them as an array), in the
