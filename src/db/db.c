@@ -26,7 +26,8 @@
  *   one write (libpq 15's PQpipelineSync flushes, and only it does), and
  *   PostgreSQL answers it in one. A failure aborts only the statements
  *   after it up to the next sync point: reads that never ran, which go
- *   back to the head of the queue and are sent again; a write never
+ *   back to the head of the queue and are sent again (unless their
+ *   client has gone, or little of their deadline is left); a write never
  *   shares its transaction with a statement after it, so a reported
  *   success is never rolled back. Results come back in order and are
  *   matched to the queries of the connection's in-flight list. With depth
