@@ -71,8 +71,10 @@ class TLSService(Service):
         self.url = "https://127.0.0.1:%d" % self.port
 
 
-def start_tls(name, dsn, cert, key, **env):
-    d = Path(tempfile.mkdtemp(prefix="userapi-tls-svc-"))
+def start_tls(root, name, dsn, cert, key, **env):
+    """A TLS instance, its directory in root (the session's, removed at
+    its end)."""
+    d = Path(tempfile.mkdtemp(prefix="tls-svc-", dir=root))
     d.chmod(0o755)
     svc = TLSService(name, d, dsn, admin=True, TLS_CERT_FILE=str(cert),
                      TLS_KEY_FILE=str(key), **env)
@@ -80,10 +82,11 @@ def start_tls(name, dsn, cert, key, **env):
 
 
 @pytest.fixture(scope="module", params=sorted(KINDS))
-def tls(request, certs, migrated):
+def tls(request, certs, migrated, session_dir):
     kind = request.param
     cert, key = certs[kind]
-    svc = start_tls("tls-" + kind, migrated.new_database(True), cert, key)
+    svc = start_tls(session_dir, "tls-" + kind, migrated.new_database(True),
+                    cert, key)
     svc.kind, svc.cert, svc.key = kind, cert, key
     try:
         yield svc
@@ -118,7 +121,7 @@ def https_get(svc, ctx, path="/healthz"):
             return s.version(), s.cipher()[0], head.decode(), body
 
 
-# --- handshakes ----------------------------------------------------------------------
+# --- handshakes -----------------------------------------------------------
 
 @pytest.mark.parametrize("version", [ssl.TLSVersion.TLSv1_2,
                                      ssl.TLSVersion.TLSv1_3],
@@ -180,7 +183,7 @@ def test_plain_http_to_the_tls_port_is_refused(tls):
     assert https_get(tls, client_ctx(tls))[2].startswith("HTTP/1.1 200 ")
 
 
-# --- HTTPS answers ---------------------------------------------------------------------
+# --- HTTPS answers --------------------------------------------------------
 
 def test_https_answers_carry_hsts_and_security_headers(tls):
     token = tls.login(ADMIN_EMAIL, ADMIN_PASSWORD)
@@ -252,7 +255,7 @@ def test_websocket_over_tls(tls):
     assert (m["text"], m["from"]) == ("over tls", ADMIN_EMAIL), m
 
 
-# --- the private key stays in the keymgr -----------------------------------------------
+# --- the private key stays in the keymgr ----------------------------------
 
 def key_secret(keyfile):
     """The private part of a key (RSA: the first prime; EC: the scalar)."""
@@ -345,14 +348,16 @@ def der(cert):
     return ssl.PEM_cert_to_DER_cert(cert.read_text())
 
 
-def test_sigusr1_reloads_certificate_and_key(certs, migrated, tmp_path):
+def test_sigusr1_reloads_certificate_and_key(certs, migrated, session_dir,
+                                            tmp_path):
     """Renewed files at the same paths are served after SIGUSR1 (here an
     RSA pair replaced by an ECDSA one), with no restart: the workers
     stay the same processes."""
     cert, key = tmp_path / "tls.crt", tmp_path / "tls.key"
     shutil.copy(certs["rsa"][0], cert)
     shutil.copy(certs["rsa"][1], key)
-    svc = start_tls("tls-reload", migrated.new_database(True), cert, key)
+    svc = start_tls(session_dir, "tls-reload", migrated.new_database(True),
+                    cert, key)
     try:
         assert served_cert(svc.port) == der(certs["rsa"][0])
         before = sorted(children_of(svc.proc.pid))
@@ -388,7 +393,7 @@ def uids_of(pid):
                     if line.startswith("Uid:")][0])
 
 
-# --- configuration -------------------------------------------------------------------
+# --- configuration --------------------------------------------------------
 
 def test_tls_settings_checked_at_start(certs, tmp_path):
     cert, key = certs["rsa"]
@@ -425,6 +430,7 @@ def test_tls_settings_checked_at_start(certs, tmp_path):
 
 @pytest.mark.skipif(os.getuid() != 0, reason="privilege separation needs root")
 def test_tls_with_privsep_keeps_the_key_from_the_workers(certs, migrated,
+                                                         session_dir,
                                                          tmp_path):
     """RUNAS and CHROOT: the workers run as nobody in the jail; the keymgr
     keeps root outside it, so a key file readable by root alone works."""
@@ -433,7 +439,8 @@ def test_tls_with_privsep_keeps_the_key_from_the_workers(certs, migrated,
     jail = tmp_path / "jail"
     jail.mkdir()
     jail.chmod(0o755)
-    svc = start_tls("tls-privsep", migrated.new_database(True), cert, key,
+    svc = start_tls(session_dir, "tls-privsep", migrated.new_database(True),
+                    cert, key,
                     RUNAS="nobody", CHROOT=str(jail))
     svc.cert = cert
     try:
