@@ -68,6 +68,10 @@ KORE_REFUSED = [
                  id="400-two-lengths"),
     pytest.param(b"FOO /healthz HTTP/1.1\r\nHost: h\r\n\r\n", 400,
                  "Bad Request", id="400-unknown-method"),
+    pytest.param(b"get /healthz HTTP/1.1\r\nHost: h\r\n\r\n", 400,
+                 "Bad Request", id="400-lowercase-method"),
+    pytest.param(b"Delete /users/me HTTP/1.1\r\nHost: h\r\n\r\n", 400,
+                 "Bad Request", id="400-mixed-case-method"),
     pytest.param(b"POST /users HTTP/1.1\r\nHost: h\r\n\r\n", 411,
                  "Length Required", id="411"),
     pytest.param(b"POST /users HTTP/1.1\r\nHost: h\r\nContent-Length: "
