@@ -50,7 +50,8 @@ static void	main_ping(void *, const char *, const char *);
 #if defined(__SANITIZE_ADDRESS__)
 #define ASAN_SYSCALLS						\
 	KORE_SYSCALL_ALLOW(gettid),		/* ASan: thread start */ \
-	KORE_SYSCALL_ALLOW(sched_getaffinity),	/* ASan: thread start */
+	KORE_SYSCALL_ALLOW(sched_getaffinity),	/* ASan: thread start */ \
+	KORE_SYSCALL_ALLOW(sched_yield),	/* ASan: a contended spin lock */
 #else
 #define ASAN_SYSCALLS
 #endif
