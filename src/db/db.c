@@ -167,6 +167,7 @@ static int	db_conn_takes(struct db_conn *, struct db_query *);
 static int	db_conn_suits(struct db_conn *, struct db_query *);
 static struct db_conn *db_conn_pick(struct db_query *);
 static void	db_requeue(struct db_query *, struct db_query **);
+static int	db_lost_read(struct db_conn *, struct db_query *);
 static void	db_waitq_added(struct db_query *);
 static void	db_waitq_remove(struct db_query *);
 static int	db_stmt_readonly(const char *, const char *);
@@ -903,14 +904,15 @@ db_oneline(char *buf, size_t len, const char *message)
 
 /*
  * Close the connection and schedule a new attempt with exponential
- * backoff. Its queries complete with st on the next turn, and so does
- * the wait queue when no query connection is left. Logged once per
+ * backoff. Its writes complete with st on the next turn, its reads go
+ * back to the queue when st is DB_UNAVAILABLE (else complete with st),
+ * and the wait queue fails when no query connection is left. Logged once per
  * outage. Never runs a callback itself.
  */
 static void
 db_conn_fail(struct db_conn *c, const char *why, enum db_status st)
 {
-	struct db_query		*q;
+	struct db_query		*q, *requeued;
 	char			 msg[256], name[48];
 	int			 i;
 
@@ -933,11 +935,21 @@ db_conn_fail(struct db_conn *c, const char *why, enum db_status st)
 		c->pg = NULL;
 	}
 
+	/*
+	 * A read lost with its connection goes back to the head of the
+	 * queue for another connection (whether or not it ran, it changed
+	 * nothing); a write, which may have committed, fails with st.
+	 */
+	requeued = NULL;
 	while ((q = TAILQ_FIRST(&c->inflight)) != NULL) {
 		TAILQ_REMOVE(&c->inflight, q, list);
 		q->where = DB_Q_NONE;
 		q->conn = NULL;
-		db_query_defer(q, st);
+		if (st == DB_UNAVAILABLE && statements[q->stmt].readonly &&
+		    !q->cancelled)
+			db_requeue(q, &requeued);
+		else
+			db_query_defer(q, st);
 	}
 	c->ninflight = 0;
 	c->nwrites = 0;
@@ -1232,6 +1244,17 @@ db_conn_read(struct db_conn *c)
 				db_requeue(q, &requeued);
 			continue;
 		}
+		if (db_lost_read(c, q)) {
+			/*
+			 * A read the server ended with its session (shut
+			 * down, terminated): sent again on another
+			 * connection, like the reads behind it.
+			 */
+			PQclear(c->res);
+			c->res = NULL;
+			db_requeue(q, &requeued);
+			continue;
+		}
 		db_query_finish(c, q);
 	}
 
@@ -1440,6 +1463,18 @@ db_query_done(struct db_query *q, enum db_status st, PGresult *res,
 	if (q->cb != NULL)
 		q->cb(q->arg, &r);
 	db_query_free(q);
+}
+
+/* Whether c->res ends read q with its session: 08..., 57P.., 53300. */
+static int
+db_lost_read(struct db_conn *c, struct db_query *q)
+{
+	const char	*constraint;
+
+	if (c->res == NULL || q->cancelled || !statements[q->stmt].readonly ||
+	    PQresultStatus(c->res) != PGRES_FATAL_ERROR)
+		return (0);
+	return (db_classify(c->res, &constraint) == DB_UNAVAILABLE);
 }
 
 /*

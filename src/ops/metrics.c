@@ -305,8 +305,8 @@ metrics_render(const struct metrics_extra *x, size_t *len)
 	mb_printf(&b, "userapi_db_listen_reconnects_total %llu\n",
 	    (unsigned long long)atomic_load(&m->counter[MC_LISTEN_RECONNECTS]));
 	mb_head(&b, "userapi_db_requeued_total", "counter",
-	    "Read-only queries sent again because an earlier statement of "
-	    "their pipelined batch failed.");
+	    "Read-only queries sent again: an earlier statement of their "
+	    "pipelined batch failed, or their connection was lost.");
 	mb_printf(&b, "userapi_db_requeued_total %llu\n",
 	    (unsigned long long)atomic_load(&m->counter[MC_DB_REQUEUED]));
 

@@ -26,7 +26,7 @@ enum metrics_gauge {
 enum metrics_counter {
 	MC_LOCKOUTS,		/* logins refused: account locked out */
 	MC_LISTEN_RECONNECTS,	/* LISTEN connection re-opened */
-	MC_DB_REQUEUED,		/* reads sent again: their batch failed */
+	MC_DB_REQUEUED,		/* reads sent again: batch failed, conn lost */
 	MC_WS_IN,		/* WebSocket messages received */
 	MC_WS_OUT,		/* WebSocket messages sent */
 	MC_NCOUNTERS

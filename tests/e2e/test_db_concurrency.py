@@ -434,6 +434,35 @@ def wait_lock_waiters(dsn, timeout=10):
         time.sleep(0.05)
 
 
+def test_reads_of_a_lost_connection_go_to_another(extra):
+    """A batch of reads waits on a table lock when its connection's backend
+    is terminated: the reads go back to the queue and get their answer on
+    the other connection once the lock is gone, not a 503."""
+    dsn = extra.database(migrated=True)
+    svc = extra.service(dsn, WORKERS=1, DB_POOL_SIZE=2, DB_PIPELINE=32,
+                        admin=True)
+    uid, _ = create(svc.url, svc.auth, "lost-%s@example.com" %
+                    uuid.uuid4().hex[:12])
+    before = metric(svc, "userapi_db_requeued_total")
+    lock = TableLock(dsn)
+    socks = []
+    try:
+        socks = one_batch(svc, "/users/%s" % uid, 6)
+        pids = wait_lock_waiters(dsn)
+        assert len(pids) == 1, pids     # one batch, one connection
+        psql(dsn, "SELECT pg_terminate_backend(%s)" % pids[0])
+        deadline = time.monotonic() + 10
+        while metric(svc, "userapi_db_requeued_total") < before + 6:
+            assert time.monotonic() < deadline, "the reads were not resent"
+            time.sleep(0.1)
+    finally:
+        lock.release()
+    got = Counter(read_status(s) for s in socks)
+    for s in socks:
+        s.close()
+    assert got == {200: 6}, got
+
+
 def test_reads_of_a_batch_that_timed_out_are_not_sent_again(extra):
     """One batch of reads waits on a table lock until the first one's
     statement_timeout: the others never ran and their deadline is spent,
