@@ -60,6 +60,8 @@ HEALTH_CONNS=4		# wrk -c on GET /healthz meanwhile
 HEALTH_DELAY_MS=10	# pause of each of those connections between requests
 
 TOP=$(cd "$(dirname "$0")/.." && pwd -P)
+# shellcheck source=bench/lib.sh
+. "$TOP/bench/lib.sh"
 # The wrk scripts load bench/result.lua from here.
 export BENCH_DIR=$TOP/bench
 PGEMBED=$TOP/scripts/pgembed.sh
@@ -80,48 +82,6 @@ say() {
 }
 
 # --- processes --------------------------------------------------------------
-
-# Alive and not a zombie (a child we have not waited for yet).
-alive() {
-	local s
-
-	s=$(ps -o stat= -p "$1" 2>/dev/null) || return 1
-	[[ $s != Z* ]]
-}
-
-# pid and all its descendants.
-tree_pids() {
-	local c
-
-	echo "$1"
-	for c in $(ps -o pid= --ppid "$1" 2>/dev/null); do
-		tree_pids "$c"
-	done
-}
-
-# Resident memory of pid and its descendants, KiB.
-tree_rss_kib() {
-	local p sum=0 kib
-
-	for p in $(tree_pids "$1"); do
-		kib=$(awk '/^VmRSS:/ { print $2 }' "/proc/$p/status" 2>/dev/null) || true
-		sum=$((sum + ${kib:-0}))
-	done
-	echo "$sum"
-}
-
-# Proportional set size of pid and its descendants, KiB: pages shared
-# between them (the binary, the parent's memory the workers inherited)
-# are divided among the processes that map them.
-tree_pss_kib() {
-	local p sum=0 kib
-
-	for p in $(tree_pids "$1"); do
-		kib=$(awk '/^Pss:/ { print $2 }' "/proc/$p/smaps_rollup" 2>/dev/null) || true
-		sum=$((sum + ${kib:-0}))
-	done
-	echo "$sum"
-}
 
 # The postmaster's pid (its backends are its children).
 pg_pid() {
@@ -144,21 +104,6 @@ tree_cpu_ticks() {
 # The machine's CPU time so far, all CPUs, clock ticks: "busy idle".
 machine_ticks() {
 	awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9, $5 + $6 }' /proc/stat
-}
-
-# TERM a child of ours and its descendants; KILL what is left after 10 s.
-stop_tree() {
-	local pid=$1 pids
-
-	pids=$(tree_pids "$pid")
-	kill -TERM "$pid" 2>/dev/null || true
-	for _ in $(seq 100); do
-		alive "$pid" || break
-		sleep 0.1
-	done
-	# shellcheck disable=SC2086
-	kill -KILL $pids 2>/dev/null || true
-	wait "$pid" 2>/dev/null || true
 }
 
 cleanup() {

@@ -43,6 +43,8 @@ FAST_RATE=${BENCH_WS_FAST_RATE:-50}
 SIZE=${BENCH_WS_SIZE:-100}
 
 TOP=$(cd "$(dirname "$0")/.." && pwd -P)
+# shellcheck source=bench/lib.sh
+. "$TOP/bench/lib.sh"
 PGEMBED=$TOP/scripts/pgembed.sh
 BIN=${1:-}
 
@@ -57,41 +59,6 @@ die() {
 
 say() {
 	echo "bench-ws: $*" >&2
-}
-
-tree_pids() {
-	local c
-
-	echo "$1"
-	for c in $(ps -o pid= --ppid "$1" 2>/dev/null); do
-		tree_pids "$c"
-	done
-}
-
-# Proportional set size of pid and its descendants, KiB.
-tree_pss_kib() {
-	local p sum=0 kib
-
-	for p in $(tree_pids "$1"); do
-		kib=$(awk '/^Pss:/ { print $2 }' "/proc/$p/smaps_rollup" \
-		    2>/dev/null) || true
-		sum=$((sum + ${kib:-0}))
-	done
-	echo "$sum"
-}
-
-stop_tree() {
-	local pid=$1 all
-
-	all=$(tree_pids "$pid")
-	kill -TERM "$pid" 2>/dev/null || true
-	for _ in $(seq 100); do
-		kill -0 "$pid" 2>/dev/null || break
-		sleep 0.1
-	done
-	# shellcheck disable=SC2086
-	kill -KILL $all 2>/dev/null || true
-	wait "$pid" 2>/dev/null || true
 }
 
 cleanup() {
