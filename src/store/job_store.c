@@ -57,6 +57,8 @@ static void	job_answer_counts(struct store_query *, PGresult *,
 static enum store_status job_rows(struct store_query *, PGresult *,
 		    enum store_status, int *);
 static void	job_read(const int *, PGresult *, int, struct job *);
+static struct store_query *job_store_by_id(int, const struct caller *,
+	    const char *, store_job_cb, void *);
 
 enum {
 	S_NOTIFY, S_GET, S_LIST, S_RETRY, S_TAKE, S_HEARTBEAT, S_FAIL,
@@ -108,15 +110,7 @@ struct store_query *
 job_store_get(const struct caller *c, const char *id, store_job_cb cb,
     void *arg)
 {
-	struct store_query	*sq;
-	const char		*p[3];
-
-	p[0] = c->id;
-	p[1] = c->tv;
-	p[2] = id;
-	sq = store_new(&stmts[S_GET], arg);
-	sq->cb.job = cb;
-	return (store_start(sq, 3, p));
+	return (job_store_by_id(S_GET, c, id, cb, arg));
 }
 
 struct store_query *
@@ -143,13 +137,21 @@ struct store_query *
 job_store_retry(const struct caller *c, const char *id, store_job_cb cb,
     void *arg)
 {
+	return (job_store_by_id(S_RETRY, c, id, cb, arg));
+}
+
+/* Statement s on job id, as caller c, answered with one job. */
+static struct store_query *
+job_store_by_id(int s, const struct caller *c, const char *id,
+    store_job_cb cb, void *arg)
+{
 	struct store_query	*sq;
 	const char		*p[3];
 
 	p[0] = c->id;
 	p[1] = c->tv;
 	p[2] = id;
-	sq = store_new(&stmts[S_RETRY], arg);
+	sq = store_new(&stmts[s], arg);
 	sq->cb.job = cb;
 	return (store_start(sq, 3, p));
 }
