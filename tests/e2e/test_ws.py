@@ -10,12 +10,14 @@ database stored (ws_messages): each id exactly once, in increasing order.
 
 import asyncio
 import base64
+import fcntl
 import json
 import os
 import re
 import secrets
 import socket
 import struct
+import termios
 import threading
 import time
 import uuid
@@ -113,6 +115,18 @@ async def recv_until_closed(ws, timeout=10):
             out.append(await asyncio.wait_for(ws.recv(), timeout))
     except websockets.ConnectionClosed as e:
         return out, e.code
+
+
+def wait_delivered(sock, timeout=20):
+    """Until the server's kernel has acknowledged every byte sent on sock.
+    A reset throws away what is still in the sender's own send queue, so a
+    test that resets must first know its frames left this machine's side:
+    what it then asserts is what the service does with frames it got."""
+    deadline = time.monotonic() + timeout
+    while struct.unpack("i", fcntl.ioctl(sock.fileno(), termios.TIOCOUTQ,
+                                         b"\0" * 4))[0] > 0:
+        assert time.monotonic() < deadline, "frames never left the client"
+        time.sleep(0.005)
 
 
 async def collect(ws, want, timeout=20):
@@ -541,6 +555,7 @@ def test_messages_before_a_reset_are_kept(main_service, users, dsn):
                             struct.pack("ii", 1, 0))
         raw.sock.sendall(b"".join(raw_frame(0x81, t.encode())
                                   for t in texts))
+        wait_delivered(raw.sock)
         raw.close()
         deadline = time.monotonic() + 20
         while len(stored(dsn, start)) < len(texts):
@@ -580,6 +595,7 @@ def test_messages_of_a_sender_that_leaves_at_once_are_kept(extra, dsn):
         a = await connect(svc.url, u["token"])
         for t in texts:
             await a.send(t)
+        wait_delivered(a.transport.get_extra_info("socket"))
         a.transport.abort()		# gone without a close handshake
         got = await collect(b, len(texts), 60)
         assert [m["text"] for m in got] == texts
