@@ -82,6 +82,7 @@ static void	bus_client_send(struct ws_client *, int64_t, const char *,
 static void	bus_client_live(struct ws_client *);
 static void	bus_pruned(void *, struct db_result *);
 static void	bus_error_frames(struct ws_client *, enum db_status, int);
+static const char *bus_error_code(enum db_status);
 
 static TAILQ_HEAD(, bus_item)	 bus_items;
 static int			 bus_nitems;
@@ -446,6 +447,15 @@ bus_posted(void *arg, struct db_result *r)
 		/* The tick posts the next ones; cl may be gone now. */
 		bus_error_frames(cl, r->status, n);
 		return;
+	} else if (r->status != DB_OK) {
+		/*
+		 * Nobody is left to tell or to send them again, and a retry
+		 * could store them twice (a lost write may have committed):
+		 * the log says so.
+		 */
+		log_warn("websocket: %d message(s) of user %s not stored after "
+		    "its socket closed (%s)", n, cl->user,
+		    bus_error_code(r->status));
 	}
 
 	if (cl->c == NULL && TAILQ_EMPTY(&cl->posts)) {
@@ -453,6 +463,21 @@ bus_posted(void *arg, struct db_result *r)
 		return;
 	}
 	ws_bus_post(cl);
+}
+
+/* The error frames' code for a statement that failed with st. */
+static const char *
+bus_error_code(enum db_status st)
+{
+	switch (st) {
+	case DB_UNAVAILABLE:
+	case DB_BUSY:
+		return ("unavailable");
+	case DB_TIMEOUT:
+		return ("timeout");
+	default:
+		return ("internal");
+	}
 }
 
 /*

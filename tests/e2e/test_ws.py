@@ -17,6 +17,7 @@ import re
 import secrets
 import socket
 import struct
+import subprocess
 import termios
 import threading
 import time
@@ -26,7 +27,7 @@ import pytest
 import requests
 import websockets
 
-from conftest import psql, run_bin, base_env, unique_email
+from conftest import PGBIN, psql, run_bin, base_env, unique_email
 
 TIMEOUT = 30
 MSG_RE = re.compile(r'^\{"type":"message","id":\d+,"from":')
@@ -601,6 +602,58 @@ def test_messages_of_a_sender_that_leaves_at_once_are_kept(extra, dsn):
         assert [m["text"] for m in got] == texts
         await b.close()
     run(go())
+
+
+def test_messages_of_a_sender_gone_when_storing_fails_are_logged(extra):
+    """The sender left and its messages' statement then failed (here it
+    waits on ws_post's lock past DB_TIMEOUT_MS): nobody is left to get an
+    error frame and a retry could store them twice, so the log says how
+    many were not stored, and none of them is."""
+    db = extra.database()
+    svc = extra.service(db, DB_TIMEOUT_MS=1000)
+    u = account(svc.url)
+    holder = subprocess.Popen(
+        [str(PGBIN / "psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", db],
+        stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE, text=True)
+    try:
+        holder.stdin.write("SELECT pg_advisory_lock(7450217305005);\n")
+        holder.stdin.flush()
+        deadline = time.monotonic() + 10
+        while psql(db, "SELECT count(*) FROM pg_locks WHERE locktype = "
+                   "'advisory' AND granted") != [["1"]]:
+            assert holder.poll() is None, holder.stderr.read()
+            assert time.monotonic() < deadline, "could not take the lock"
+            time.sleep(0.05)
+        offset = svc.log_size()
+
+        async def go():
+            a = await connect(svc.url, u["token"])
+            for k in range(3):
+                await a.send("lost-%d" % k)
+            wait_delivered(a.transport.get_extra_info("socket"))
+            a.transport.abort()
+        run(go())
+        # One statement per batch: the first message's, then the rest's.
+        want = re.compile(r"websocket: (\d+) message\(s\) of user %s not "
+                          r"stored after its socket closed \(timeout\)"
+                          % u["id"])
+        deadline = time.monotonic() + 20
+        while sum(int(n) for n in want.findall(svc.log_since(offset))) < 3:
+            assert time.monotonic() < deadline, svc.log_since(offset)
+            time.sleep(0.1)
+        assert sum(int(n) for n in want.findall(svc.log_since(offset))) == 3
+    finally:
+        holder.stdin.close()
+        holder.wait(10)
+    assert stored(db) == []
+
+    async def after():
+        b = await connect(svc.url, u["token"])
+        await b.send("after")
+        assert [m["text"] for m in await collect(b, 1)] == ["after"]
+        await b.close()
+    run(after())
 
 
 # --- resume ------------------------------------------------------------------
