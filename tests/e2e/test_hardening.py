@@ -124,6 +124,74 @@ def test_kore_own_answers_carry_security_headers(main_service, data, status,
                         timeout=5).status_code == 200
 
 
+def _read_to_close(port, data):
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+        s.sendall(data)
+        raw = b""
+        while True:
+            try:
+                chunk = s.recv(65536)
+            except ConnectionResetError:
+                break
+            if not chunk:
+                break
+            raw += chunk
+    return raw
+
+
+# The refusals of KORE_REFUSED that a HEAD can get: (request, status, detail).
+HEAD_REFUSED = [
+    pytest.param(b"HEAD /healthz HTTP/1.1\r\nHost: h\r\nContent-Length: 1"
+                 b"\r\nContent-Length: 2\r\n\r\n", 400, "Bad Request",
+                 id="400-two-lengths"),
+    pytest.param(b"HEAD /healthz HTTP/1.1\r\nHost: h\r\nContent-Length: "
+                 b"67108864\r\n\r\n", 413, "Request Entity Too Large",
+                 id="413"),
+    pytest.param(b"HEAD /" + b"a" * 2100 + b" HTTP/1.1\r\nHost: h\r\n\r\n",
+                 414, "Request-URI Too Large", id="414"),
+    pytest.param(b"HEAD /healthz HTTP/1.1\r\nHost: h\r\n" +
+                 b"".join(b"X-H%d: v\r\n" % i for i in range(30)) + b"\r\n",
+                 431, "Request Header Fields Too Large", id="431"),
+    pytest.param(b"HEAD /healthz HTTP/2.0\r\nHost: h\r\n\r\n", 505,
+                 "HTTP Version not supported", id="505"),
+]
+
+
+@pytest.mark.parametrize("data,status,detail", HEAD_REFUSED)
+def test_kore_own_answers_to_head_have_no_body(main_service, data, status,
+                                               detail):
+    """RFC 9110 9.3.2: the headers a GET would get, Content-Length the
+    length of the body a GET would get, and no body; a GET refused the
+    same way still gets its body. A pipelined GET behind a HEAD that was
+    answered is refused with its body."""
+    raw = _read_to_close(main_service.port, data)
+    head, sep, body = raw.partition(b"\r\n\r\n")
+    assert sep and body == b"", raw
+    lines = head.decode("latin-1").split("\r\n")
+    assert lines[0].split(" ", 2)[1] == str(status), lines[0]
+    h = dict((k.lower(), v.strip()) for k, v in
+             (line.split(":", 1) for line in lines[1:]))
+    assert h.get("content-type") == "application/json; charset=utf-8", h
+    assert h.get("x-content-type-options") == "nosniff", h
+    assert int(h["content-length"]) == len(json.dumps(
+        {"detail": detail}, separators=(",", ":")))
+
+    raw = _read_to_close(main_service.port, b"GET" + data[4:])
+    assert json.loads(raw.partition(b"\r\n\r\n")[2]) == {"detail": detail}
+
+
+def test_refused_get_pipelined_behind_a_head_keeps_its_body(main_service):
+    raw = _read_to_close(main_service.port,
+                         b"HEAD /healthz HTTP/1.1\r\nHost: h\r\n\r\n"
+                         b"GET /" + b"a" * 2100 + b" HTTP/1.1\r\nHost: h"
+                         b"\r\n\r\n")
+    first, _, rest = raw.partition(b"\r\n\r\n")
+    assert first.startswith(b"HTTP/1.1 200"), raw[:200]
+    assert rest.startswith(b"HTTP/1.1 414"), rest[:200]
+    assert json.loads(rest.partition(b"\r\n\r\n")[2]) == {
+        "detail": "Request-URI Too Large"}
+
+
 # --- rate limits ------------------------------------------------------------
 
 def _limited(r, cls, q, w):
