@@ -9,7 +9,8 @@
 # free port, runs wrk (-t2 -c64 -d10s) on GET /users/{random id} and GET
 # /users?limit=10, then pgbench (-M prepared -c 16 -j 2 -T 10, over TCP
 # too) on the very SELECT the service runs for GET /users/{id}
-# (sql/users.sql, user_get). Prints a markdown table: req/s, latency,
+# (sql/users.sql, user_get), and on a bare SELECT of the same row by key
+# (PostgreSQL's floor on this machine). Prints a markdown table: req/s, latency,
 # errors, the ratio to pgbench's rate, and the CPU time per request of the
 # service's processes and of PostgreSQL's (utime + stime from /proc/<pid>/stat
 # of each process tree, reaped children included, over the measured
@@ -251,6 +252,13 @@ pgbench_script() {
 	printf '\\set n random(1, %d)\n' "$USERS"
 	user_get_bind "$(user_get_sql 1)" "${USER_GET_PARAMS[@]}"
 	printf ';\n'
+}
+
+# PostgreSQL's floor on this machine: a bare SELECT of the same row by its
+# key (the same bench_ids lookup, no caller check, no formatting).
+pgbench_bare_script() {
+	printf '\\set n random(1, %d)\n' "$USERS"
+	printf 'SELECT u.* FROM bench_ids b JOIN users u USING (id) WHERE b.n = :n;\n'
 }
 
 # Before measuring it: user_get with the admin's claims returns the user.
@@ -497,15 +505,17 @@ field() {
 	printf '%s\n' "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"
 }
 
-# pgbench on the same cluster; sets p_* from its summary and its
-# per-transaction log (latencies in microseconds, third column).
+# pgbench on the same cluster, running the script function $1 prints;
+# sets p_* from its summary and its per-transaction log (latencies in
+# microseconds, third column).
 run_pgbench() {
 	local out=$tmp/pgbench.out n p0 p1
 
-	pgbench_script >"$tmp/user_get.pgbench"
+	rm -f "$tmp"/pgbench_log.*
+	"$1" >"$tmp/script.pgbench"
 	p0=$(tree_cpu_ticks "$(pg_pid)")
 	(cd "$tmp" && "$PGBIN/pgbench" -n -M prepared -c 16 -j 2 -T "$DURATION" \
-	    -D caller="$caller" -D tv="$tv" -f "$tmp/user_get.pgbench" \
+	    -D caller="$caller" -D tv="$tv" -f "$tmp/script.pgbench" \
 	    -l --log-prefix="$tmp/pgbench_log" "$DATABASE_URL") >"$out" 2>&1 &
 	bg_pid=$!
 	wait "$bg_pid" || die "pgbench failed: $(tail -n 3 "$out")"
@@ -611,8 +621,11 @@ l_rps=$w_rps l_p50=$w_p50 l_p99=$w_p99 l_err=$w_err
 l_svc=$c_svc_us l_pg=$c_pg_us
 say "wrk -t2 -c$CONNS -d4s GET /users/{id} under strace -c"
 run_strace "/users/{id}"
-say "pgbench -M prepared -c 16 -j 2 -T $DURATION"
-run_pgbench
+say "pgbench -M prepared -c 16 -j 2 -T $DURATION, a bare SELECT by key"
+run_pgbench pgbench_bare_script
+b_rps=$p_rps b_p50=$p_p50 b_p99=$p_p99 b_err=$p_err b_pg_us=$p_pg_us
+say "pgbench -M prepared -c 16 -j 2 -T $DURATION, the same SELECT"
+run_pgbench pgbench_script
 load_after=$(cut -d ' ' -f 1-3 /proc/loadavg)
 if [ "$DURATION" -ge 3 ]; then
 	hz_delay=1 hz_duration=$((DURATION - 2))
@@ -633,6 +646,8 @@ row "GET /users?limit=10, bearer token" "$l_rps" "$l_p50" "$l_p99" "$l_err" \
     "$l_svc" "$l_pg"
 row "pgbench, the same SELECT (-M prepared -c 16 -j 2)" "$p_rps" "$p_p50" \
     "$p_p99" "$p_err" - "$p_pg_us"
+row "pgbench, a bare SELECT of the row by key" "$b_rps" "$b_p50" \
+    "$b_p99" "$b_err" - "$b_pg_us"
 echo
 echo "service PSS max (all its processes): $(( (pss_max + 1023) / 1024 )) MiB; RSS max: $(( (rss_max + 1023) / 1024 )) MiB"
 echo "GET /users/{id} requests per worker: ${spread:-unknown}"
