@@ -610,7 +610,7 @@ def test_messages_of_a_sender_gone_when_storing_fails_are_logged(extra):
     error frame and a retry could store them twice, so the log says how
     many were not stored, and none of them is."""
     db = extra.database()
-    svc = extra.service(db, DB_TIMEOUT_MS=1000)
+    svc = extra.service(db, DB_TIMEOUT_MS=2000)
     u = account(svc.url)
     holder = subprocess.Popen(
         [str(PGBIN / "psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", db],
