@@ -60,6 +60,22 @@ def test_security_headers_on_pages_keep_csp(base_url):
     _common_headers(r)
 
 
+def _read_to_close(port, data):
+    """Send data on a new connection; every byte back until it closes."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+        s.sendall(data)
+        raw = b""
+        while True:
+            try:
+                chunk = s.recv(65536)
+            except ConnectionResetError:
+                break
+            if not chunk:
+                break
+            raw += chunk
+    return raw
+
+
 # Requests Kore refuses itself, before any handler (patches/kore/0041):
 # (request bytes, status, detail).
 KORE_REFUSED = [
@@ -92,18 +108,7 @@ def test_kore_own_answers_carry_security_headers(main_service, data, status,
                                                  detail):
     """The same headers as the service's own answers, the spec's error
     shape, no HSTS on plain HTTP, and the connection closes."""
-    with socket.create_connection(("127.0.0.1", main_service.port),
-                                  timeout=10) as s:
-        s.sendall(data)
-        raw = b""
-        while True:
-            try:
-                chunk = s.recv(65536)
-            except ConnectionResetError:
-                break
-            if not chunk:
-                break
-            raw += chunk
+    raw = _read_to_close(main_service.port, data)
     head, _, body = raw.partition(b"\r\n\r\n")
     lines = head.decode("latin-1").split("\r\n")
     assert lines[0].split(" ", 2)[1] == str(status), lines[0]
@@ -122,21 +127,6 @@ def test_kore_own_answers_carry_security_headers(main_service, data, status,
     assert json.loads(body) == {"detail": detail}
     assert requests.get(main_service.url + "/healthz",
                         timeout=5).status_code == 200
-
-
-def _read_to_close(port, data):
-    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
-        s.sendall(data)
-        raw = b""
-        while True:
-            try:
-                chunk = s.recv(65536)
-            except ConnectionResetError:
-                break
-            if not chunk:
-                break
-            raw += chunk
-    return raw
 
 
 # The refusals of KORE_REFUSED that a HEAD can get: (request, status, detail).
