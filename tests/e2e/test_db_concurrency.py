@@ -340,8 +340,10 @@ def metric(svc, name):
 
 
 def test_failed_read_resends_the_rest_of_its_batch(extra):
-    """Reads sent in one batch share a sync point: when one fails (here
-    its backend is sent a cancel while they all wait on a table lock),
+    """Reads sent in one batch (one_batch: one turn of the worker's loop,
+    so a loaded machine cannot split them) share a sync point: when one
+    fails (here its backend is sent a cancel while they all wait on a
+    table lock),
     the reads after it never ran; the layer sends them again, so they
     get their 200 and only the cancelled one an error (504)."""
     dsn = extra.database(migrated=True)
@@ -354,7 +356,7 @@ def test_failed_read_resends_the_rest_of_its_batch(extra):
     lock = TableLock(dsn)
     socks = []
     try:
-        socks = [raw_request(svc.url, path, svc.auth) for _ in range(20)]
+        socks = one_batch(svc, path, 20)
         cancels = 0
         deadline = time.monotonic() + 20
         while metric(svc, "userapi_db_requeued_total") == before:
