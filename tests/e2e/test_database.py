@@ -124,7 +124,9 @@ def _quick_503(method, url, auth, **kw):
                          headers=dict(auth, Connection="close"), **kw)
     took = time.monotonic() - t0
     assert r.status_code == 503, (method, url, r.status_code, r.text)
-    assert took < 1.0, (method, url, took)
+    # At once, not after DB_TIMEOUT_MS (5 s): the bound leaves a loaded
+    # machine room and still tells the two apart.
+    assert took < 2.5, (method, url, took)
     assert int(r.headers["Retry-After"]) >= 1
     assert r.headers["Content-Type"] == JSON_CT
     assert isinstance(r.json()["detail"], str)
@@ -186,7 +188,8 @@ def test_query_past_deadline_is_504(extra):
     dsn = extra.database(migrated=True)
     uid = insert_user(dsn)
     # 300 ms: long enough for the admin's login and the unblocked read on a
-    # loaded machine, far below the 2 s the blocked writes must answer in.
+    # loaded machine, far below the 3 s the blocked writes must answer in
+    # (the lock is held until the end: without the deadline, never).
     svc = extra.service(dsn, DB_TIMEOUT_MS=300, WORKERS=1, admin=True)
     url = "%s/users/%s" % (svc.url, uid)
     lock = TableLock(dsn)
@@ -197,7 +200,7 @@ def test_query_past_deadline_is_504(extra):
             r = requests.request(method, url, json=body, timeout=10, headers=svc.auth)
             took = time.monotonic() - t0
             assert r.status_code == 504, (method, r.status_code, r.text)
-            assert took < 2.0, (method, took)
+            assert took < 3.0, (method, took)
             assert r.headers["Content-Type"] == JSON_CT
             assert isinstance(r.json()["detail"], str)
             assert "statement" not in r.text and "cancel" not in r.text
