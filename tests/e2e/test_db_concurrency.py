@@ -298,14 +298,21 @@ def test_clients_that_vanish_mid_query(base_url, auth, dsn, main_log):
     assert time.monotonic() - t0 < 4, "the pool was held by dropped queries"
 
 
+def lone_worker(extra, name, **env):
+    """A fresh migrated database, an admin service on it with one worker
+    (env added), and a user name-<random>@example.com: (dsn, svc, id)."""
+    dsn = extra.database(migrated=True)
+    svc = extra.service(dsn, WORKERS=1, admin=True, **env)
+    uid, _ = create(svc.url, svc.auth, "%s-%s@example.com" %
+                    (name, uuid.uuid4().hex[:12]))
+    return dsn, svc, uid
+
+
 def test_server_that_stops_answering_is_504(extra):
     """The backends of the service's connections are stopped (SIGSTOP), so
     not even statement_timeout fires: the layer's own deadline answers
     504, drops those connections and opens new ones."""
-    dsn = extra.database(migrated=True)
-    svc = extra.service(dsn, WORKERS=1, DB_TIMEOUT_MS=1000, admin=True)
-    uid, _ = create(svc.url, svc.auth, "stopped-%s@example.com" %
-                    uuid.uuid4().hex[:12])
+    dsn, svc, uid = lone_worker(extra, "stopped", DB_TIMEOUT_MS=1000)
     url = "%s/users/%s" % (svc.url, uid)
     pids = [int(r[0]) for r in psql(
         dsn, "SELECT pid FROM pg_stat_activity WHERE datname = "
@@ -346,11 +353,7 @@ def test_failed_read_resends_the_rest_of_its_batch(extra):
     table lock),
     the reads after it never ran; the layer sends them again, so they
     get their 200 and only the cancelled one an error (504)."""
-    dsn = extra.database(migrated=True)
-    svc = extra.service(dsn, WORKERS=1, DB_POOL_SIZE=1, DB_PIPELINE=32,
-                        admin=True)
-    uid, _ = create(svc.url, svc.auth, "batch-%s@example.com" %
-                    uuid.uuid4().hex[:12])
+    dsn, svc, uid = lone_worker(extra, "batch", DB_POOL_SIZE=1, DB_PIPELINE=32)
     path = "/users/%s" % uid
     before = metric(svc, "userapi_db_requeued_total")
     lock = TableLock(dsn)
@@ -434,11 +437,7 @@ def test_reads_of_a_lost_connection_go_to_another(extra):
     """A batch of reads waits on a table lock when its connection's backend
     is terminated: the reads go back to the queue and get their answer on
     the other connection once the lock is gone, not a 503."""
-    dsn = extra.database(migrated=True)
-    svc = extra.service(dsn, WORKERS=1, DB_POOL_SIZE=2, DB_PIPELINE=32,
-                        admin=True)
-    uid, _ = create(svc.url, svc.auth, "lost-%s@example.com" %
-                    uuid.uuid4().hex[:12])
+    dsn, svc, uid = lone_worker(extra, "lost", DB_POOL_SIZE=2, DB_PIPELINE=32)
     before = metric(svc, "userapi_db_requeued_total")
     lock = TableLock(dsn)
     socks = []
@@ -465,11 +464,8 @@ def test_reads_of_a_batch_that_timed_out_are_not_sent_again(extra):
     so they answer 504 at once. Sent again, each would wait a whole
     statement_timeout more on the server, past its deadline, until the
     layer dropped the connection as unresponsive."""
-    dsn = extra.database(migrated=True)
-    svc = extra.service(dsn, WORKERS=1, DB_POOL_SIZE=1, DB_PIPELINE=8,
-                        DB_TIMEOUT_MS=2000, admin=True)
-    uid, _ = create(svc.url, svc.auth, "spent-%s@example.com" %
-                    uuid.uuid4().hex[:12])
+    dsn, svc, uid = lone_worker(extra, "spent",
+        DB_POOL_SIZE=1, DB_PIPELINE=8, DB_TIMEOUT_MS=2000)
     lock = TableLock(dsn)
     try:
         t0 = time.monotonic()
@@ -491,11 +487,7 @@ def test_cancelled_reads_of_an_aborted_batch_are_no_errors(extra):
     """Clients leave while their reads wait in one batch behind a read
     that then fails: the reads never ran, nobody waits for them, and
     that is no failed query (no error logged or counted)."""
-    dsn = extra.database(migrated=True)
-    svc = extra.service(dsn, WORKERS=1, DB_POOL_SIZE=1, DB_PIPELINE=32,
-                        admin=True)
-    uid, _ = create(svc.url, svc.auth, "gone-%s@example.com" %
-                    uuid.uuid4().hex[:12])
+    dsn, svc, uid = lone_worker(extra, "gone", DB_POOL_SIZE=1, DB_PIPELINE=32)
     before = metric(svc, 'userapi_db_errors_total{kind="other"}')
     lock = TableLock(dsn)
     try:
@@ -521,11 +513,8 @@ def test_writes_use_the_read_connection_when_the_others_are_down(extra):
     database refuses new connections); connection 0, which takes reads
     only while another is up, takes the writes rather than let them time
     out."""
-    dsn = extra.database(migrated=True)
-    svc = extra.service(dsn, WORKERS=1, DB_POOL_SIZE=2, DB_PIPELINE=8,
-                        DB_TIMEOUT_MS=2000, admin=True)
-    uid, _ = create(svc.url, svc.auth, "alone-%s@example.com" %
-                    uuid.uuid4().hex[:12])
+    dsn, svc, uid = lone_worker(extra, "alone",
+        DB_POOL_SIZE=2, DB_PIPELINE=8, DB_TIMEOUT_MS=2000)
     dbname = psql(dsn, "SELECT current_database()")[0][0]
     other = with_dbname(dsn, "postgres")
     lock = RowLock(dsn, uid)
@@ -585,11 +574,8 @@ def test_reads_do_not_wait_behind_stuck_writes(extra):
     """Writes that wait on a row lock fill every connection that takes
     writes; a read of another user still gets its answer while they wait,
     because one connection takes reads only."""
-    dsn = extra.database(migrated=True)
-    svc = extra.service(dsn, WORKERS=1, DB_POOL_SIZE=2, DB_PIPELINE=4,
-                        admin=True)
-    stuck, _ = create(svc.url, svc.auth, "stuck-%s@example.com" %
-                      uuid.uuid4().hex[:12])
+    dsn, svc, stuck = lone_worker(extra, "stuck",
+        DB_POOL_SIZE=2, DB_PIPELINE=4)
     other, _ = create(svc.url, svc.auth, "other-%s@example.com" %
                       uuid.uuid4().hex[:12])
     lock = RowLock(dsn, stuck)
@@ -629,11 +615,7 @@ def test_reads_do_not_follow_a_write_of_their_turn(extra):
     """A write and then a read arrive in one turn of the loop, while
     another write waits on a row lock on the connection that takes
     writes: the read goes to connection 0, not behind the stuck writes."""
-    dsn = extra.database(migrated=True)
-    svc = extra.service(dsn, WORKERS=1, DB_POOL_SIZE=2, DB_PIPELINE=4,
-                        admin=True)
-    stuck, _ = create(svc.url, svc.auth, "turn-%s@example.com" %
-                      uuid.uuid4().hex[:12])
+    dsn, svc, stuck = lone_worker(extra, "turn", DB_POOL_SIZE=2, DB_PIPELINE=4)
     other, _ = create(svc.url, svc.auth, "read-%s@example.com" %
                       uuid.uuid4().hex[:12])
     body = b'{"age": 7}'
@@ -663,11 +645,8 @@ def test_writes_stuck_on_a_lock_do_not_fill_the_queue_for_reads(extra):
     takes writes, then the queue (the writes after them answer 503); a
     read of another user still gets its 200 from connection 0, and is not
     refused as if the queue were full."""
-    dsn = extra.database(migrated=True)
-    svc = extra.service(dsn, WORKERS=1, DB_POOL_SIZE=2, DB_PIPELINE=2,
-                        DB_QUEUE_MAX=4, admin=True)
-    stuck, _ = create(svc.url, svc.auth, "full-%s@example.com" %
-                      uuid.uuid4().hex[:12])
+    dsn, svc, stuck = lone_worker(extra, "full",
+        DB_POOL_SIZE=2, DB_PIPELINE=2, DB_QUEUE_MAX=4)
     other, _ = create(svc.url, svc.auth, "free-%s@example.com" %
                       uuid.uuid4().hex[:12])
     lock = RowLock(dsn, stuck)
