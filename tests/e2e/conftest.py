@@ -168,6 +168,26 @@ def with_dbname(dsn, dbname):
     return new
 
 
+def raw_until_close(svc, data, timeout=10):
+    """Send data on a new connection to svc: every byte it answers until it
+    closes the connection (or resets it)."""
+    with socket.create_connection(("127.0.0.1", svc.port),
+                                  timeout=timeout) as s:
+        s.sendall(data)
+        out = b""
+        deadline = time.monotonic() + timeout
+        while True:
+            s.settimeout(max(0.01, deadline - time.monotonic()))
+            try:
+                chunk = s.recv(65536)
+            except ConnectionResetError:
+                break
+            if not chunk:
+                break
+            out += chunk
+    return out
+
+
 def psql(dsn, sql, **variables):
     """Run sql (psql variables :'name' allowed); rows as lists of strings."""
     argv = [str(PGBIN / "psql"), "-X", "-q", "-At", "-F", "\t",

@@ -12,7 +12,8 @@ import time
 import pytest
 import requests
 
-from conftest import ADMIN_EMAIL, ADMIN_PASSWORD, children_of, unique_email
+from conftest import (ADMIN_EMAIL, ADMIN_PASSWORD, children_of,
+                      raw_until_close, unique_email)
 
 
 # --- security headers -------------------------------------------------------
@@ -60,22 +61,6 @@ def test_security_headers_on_pages_keep_csp(base_url):
     _common_headers(r)
 
 
-def _read_to_close(port, data):
-    """Send data on a new connection; every byte back until it closes."""
-    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
-        s.sendall(data)
-        raw = b""
-        while True:
-            try:
-                chunk = s.recv(65536)
-            except ConnectionResetError:
-                break
-            if not chunk:
-                break
-            raw += chunk
-    return raw
-
-
 # Requests Kore refuses itself, before any handler (patches/kore/0041):
 # (request bytes, status, detail).
 KORE_REFUSED = [
@@ -108,7 +93,7 @@ def test_kore_own_answers_carry_security_headers(main_service, data, status,
                                                  detail):
     """The same headers as the service's own answers, the spec's error
     shape, no HSTS on plain HTTP, and the connection closes."""
-    raw = _read_to_close(main_service.port, data)
+    raw = raw_until_close(main_service, data)
     head, _, body = raw.partition(b"\r\n\r\n")
     lines = head.decode("latin-1").split("\r\n")
     assert lines[0].split(" ", 2)[1] == str(status), lines[0]
@@ -144,7 +129,7 @@ def test_kore_own_answers_to_head_have_no_body(main_service, data, status,
     length of the body a GET would get, and no body; a GET refused the
     same way still gets its body. A pipelined GET behind a HEAD that was
     answered is refused with its body."""
-    raw = _read_to_close(main_service.port, data)
+    raw = raw_until_close(main_service, data)
     head, sep, body = raw.partition(b"\r\n\r\n")
     assert sep and body == b"", raw
     lines = head.decode("latin-1").split("\r\n")
@@ -156,12 +141,12 @@ def test_kore_own_answers_to_head_have_no_body(main_service, data, status,
     assert int(h["content-length"]) == len(json.dumps(
         {"detail": detail}, separators=(",", ":")))
 
-    raw = _read_to_close(main_service.port, b"GET" + data[4:])
+    raw = raw_until_close(main_service, b"GET" + data[4:])
     assert json.loads(raw.partition(b"\r\n\r\n")[2]) == {"detail": detail}
 
 
 def test_refused_get_pipelined_behind_a_head_keeps_its_body(main_service):
-    raw = _read_to_close(main_service.port,
+    raw = raw_until_close(main_service,
                          b"HEAD /healthz HTTP/1.1\r\nHost: h\r\n\r\n"
                          b"GET /" + b"a" * 2100 + b" HTTP/1.1\r\nHost: h"
                          b"\r\n\r\n")

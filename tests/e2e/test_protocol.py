@@ -13,6 +13,7 @@ import pytest
 import requests
 
 import openapi_check
+from conftest import raw_until_close as raw
 
 TIMEOUT = 10
 
@@ -235,24 +236,6 @@ def test_pipelined_heads_and_gets(main_service, auth):
 
 
 # --- HTTP/1.0 without Host -----------------------------------------------------
-
-def raw(svc, data):
-    """Everything the service answers to data before it closes."""
-    with connect(svc) as s:
-        s.sendall(data)
-        out = b""
-        deadline = time.monotonic() + TIMEOUT
-        while True:
-            s.settimeout(max(0.01, deadline - time.monotonic()))
-            try:
-                chunk = s.recv(65536)
-            except ConnectionResetError:
-                break
-            if not chunk:
-                break
-            out += chunk
-    return out
-
 
 def split(out):
     head, body = out.split(b"\r\n\r\n", 1)
