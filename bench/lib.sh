@@ -19,28 +19,28 @@ tree_pids() {
 	done
 }
 
-# Resident memory of pid and its descendants, KiB.
-tree_rss_kib() {
+# The sum of field $3 of /proc/<p>/$2 (in KiB) over pid $1 and its
+# descendants.
+tree_kib() {
 	local p sum=0 kib
 
 	for p in $(tree_pids "$1"); do
-		kib=$(awk '/^VmRSS:/ { print $2 }' "/proc/$p/status" 2>/dev/null) || true
+		kib=$(awk -v f="$3:" '$1 == f { print $2 }' "/proc/$p/$2" 2>/dev/null) || true
 		sum=$((sum + ${kib:-0}))
 	done
 	echo "$sum"
+}
+
+# Resident memory of pid and its descendants, KiB.
+tree_rss_kib() {
+	tree_kib "$1" status VmRSS
 }
 
 # Proportional set size of pid and its descendants, KiB: pages shared
 # between them (the binary, the parent's memory the workers inherited)
 # are divided among the processes that map them.
 tree_pss_kib() {
-	local p sum=0 kib
-
-	for p in $(tree_pids "$1"); do
-		kib=$(awk '/^Pss:/ { print $2 }' "/proc/$p/smaps_rollup" 2>/dev/null) || true
-		sum=$((sum + ${kib:-0}))
-	done
-	echo "$sum"
+	tree_kib "$1" smaps_rollup Pss
 }
 
 # TERM a child of ours and its descendants; KILL what is left after 10 s.
