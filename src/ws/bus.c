@@ -82,7 +82,7 @@ static void	bus_client_send(struct ws_client *, int64_t, const char *,
 static void	bus_client_live(struct ws_client *);
 static void	bus_pruned(void *, struct db_result *);
 static void	bus_error_frames(struct ws_client *, enum db_status, int);
-static const char *bus_error_code(enum db_status);
+static const char *bus_error_code(enum db_status, const char **);
 
 static TAILQ_HEAD(, bus_item)	 bus_items;
 static int			 bus_nitems;
@@ -423,6 +423,7 @@ bus_posted(void *arg, struct db_result *r)
 {
 	struct ws_client	*cl = arg;
 	struct ws_post		*p;
+	const char		*frame;
 	int			 n;
 
 	if (r->cancelled)
@@ -455,7 +456,7 @@ bus_posted(void *arg, struct db_result *r)
 		 */
 		log_warn("websocket: %d message(s) of user %s not stored after "
 		    "its socket closed (%s)", n, cl->user,
-		    bus_error_code(r->status));
+		    bus_error_code(r->status, &frame));
 	}
 
 	if (cl->c == NULL && TAILQ_EMPTY(&cl->posts)) {
@@ -465,17 +466,28 @@ bus_posted(void *arg, struct db_result *r)
 	ws_bus_post(cl);
 }
 
-/* The error frames' code for a statement that failed with st. */
+/*
+ * How a statement that failed with st is told: its code (in the log) and
+ * the error frame a sender gets for each message it had in it (*frame).
+ */
 static const char *
-bus_error_code(enum db_status st)
+bus_error_code(enum db_status st, const char **frame)
 {
 	switch (st) {
 	case DB_UNAVAILABLE:
 	case DB_BUSY:
+		*frame = "{\"type\":\"error\",\"code\":\"unavailable\","
+		    "\"detail\":\"Message not sent: the service is "
+		    "unavailable, try again\"}";
 		return ("unavailable");
 	case DB_TIMEOUT:
+		*frame = "{\"type\":\"error\",\"code\":\"timeout\","
+		    "\"detail\":\"Message not sent: the database did not "
+		    "answer in time, try again\"}";
 		return ("timeout");
 	default:
+		*frame = "{\"type\":\"error\",\"code\":\"internal\","
+		    "\"detail\":\"Message not sent: internal error\"}";
 		return ("internal");
 	}
 }
@@ -493,23 +505,7 @@ bus_error_frames(struct ws_client *cl, enum db_status st, int n)
 	size_t		 len, hlen, off;
 	int		 i;
 
-	switch (st) {
-	case DB_UNAVAILABLE:
-	case DB_BUSY:
-		msg = "{\"type\":\"error\",\"code\":\"unavailable\","
-		    "\"detail\":\"Message not sent: the service is "
-		    "unavailable, try again\"}";
-		break;
-	case DB_TIMEOUT:
-		msg = "{\"type\":\"error\",\"code\":\"timeout\","
-		    "\"detail\":\"Message not sent: the database did not "
-		    "answer in time, try again\"}";
-		break;
-	default:
-		msg = "{\"type\":\"error\",\"code\":\"internal\","
-		    "\"detail\":\"Message not sent: internal error\"}";
-		break;
-	}
+	(void)bus_error_code(st, &msg);
 	if (n == 0)
 		return;
 	len = strlen(msg);
